@@ -1,0 +1,3 @@
+from mlgate.cli._main import entry
+
+entry()

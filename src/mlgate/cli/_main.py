@@ -1,0 +1,103 @@
+"""Entry point: discover the command modules, parse, run, map results to exit codes.
+
+Exit codes: 0 ok, 1 the gate or a validation failed, 2 usage or input error,
+3 unexpected internal error (traceback with ``--traceback`` or ``MLGATE_TRACEBACK=1``),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+import traceback
+from collections.abc import Sequence
+from types import ModuleType
+
+import mlgate
+import mlgate.cli
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _commands() -> dict[str, ModuleType]:
+    found: dict[str, ModuleType] = {}
+    for info in sorted(pkgutil.iter_modules(mlgate.cli.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"mlgate.cli.{info.name}")
+        found[info.name.replace("_", "-")] = module
+    return found
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with exit code 2 and a one-line message (argparse's default is the same code)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mlgate",
+        description="CI/CD/CT for ML models, GitOps-style: validate, gate, release, serve, retrain.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlgate {mlgate.__version__}")
+    parser.add_argument(
+        "--traceback", action="store_true", help="show the full traceback of unexpected errors"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module in _commands().items():
+        help_text: str = getattr(module, "HELP", "")
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        module.configure(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def _error(message: str) -> None:
+    if sys.stderr.isatty() and not os.environ.get("NO_COLOR"):
+        sys.stderr.write(f"\x1b[31mmlgate: error: {message}\x1b[0m\n")
+    else:
+        sys.stderr.write(f"mlgate: error: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from mlgate.errors import MlgateError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    show_tb = args.traceback or os.environ.get("MLGATE_TRACEBACK") == "1"
+    try:
+        code: int = args._run(args)
+        return code
+    except MlgateError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # the one place that catches everything: a bug in mlgate
+        if show_tb:
+            traceback.print_exc()
+        _error(
+            f"internal error: {type(exc).__name__}: {exc} (rerun with --traceback and report it)"
+        )
+        return EXIT_BUG
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

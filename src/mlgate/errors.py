@@ -1,0 +1,35 @@
+"""The exception tree of mlgate.
+
+MlgateError                 a user-facing problem: exit code 2, one line, no traceback
+ +-- ConfigError            params.yaml, dvc.yaml, a schema or a policy is malformed
+ +-- GitError               a git command failed or a revision cannot be read
+ +-- DataError              a data or metrics file cannot be read or is invalid
+ +-- RemoteError            the DVC remote or an HTTP API failed
+
+A failed gate or a failed validation is a *result* (exit code 1), never an exception.
+Every message names the file, revision or key at fault and, where one exists, the fix.
+"""
+
+from __future__ import annotations
+
+
+class MlgateError(Exception):
+    """Base of every error that mlgate reports to the user (exit code 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(MlgateError):
+    """A configuration file or a key in it is missing or malformed."""
+
+
+class GitError(MlgateError):
+    """A git operation failed."""
+
+
+class DataError(MlgateError):
+    """Data or metrics cannot be read or are invalid."""
+
+
+class RemoteError(MlgateError):
+    """A remote (DVC storage, GitHub's API) failed or refused."""

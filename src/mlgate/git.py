@@ -1,0 +1,163 @@
+"""The one gateway to git: every git command mlgate runs goes through this module.
+
+Files at a revision are read from git objects (``git show REV:PATH``), which is fast and
+needs no checkout. ``WORKTREE`` stands for the working tree (the candidate by default).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlgate.errors import GitError
+
+#: Pseudo-revision meaning "the files in the working tree".
+WORKTREE = "workspace"
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A git repository on disk; ``root`` is its top-level folder."""
+
+    root: Path
+    env: Mapping[str, str] | None = None
+
+    @classmethod
+    def find(
+        cls, start: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None
+    ) -> Repo:
+        try:
+            proc = subprocess.run(
+                ["git", "rev-parse", "--show-toplevel"],
+                cwd=start,
+                capture_output=True,
+                text=True,
+                env=dict(env) if env is not None else None,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise GitError("git is not installed or not on PATH; install git") from exc
+        except NotADirectoryError as exc:
+            raise GitError(f"{start}: not a folder") from exc
+        if proc.returncode != 0:
+            raise GitError(
+                f"{Path(start).resolve()}: not inside a git repository; run `git init` first"
+            )
+        return cls(Path(proc.stdout.strip()), env)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def run(
+        self, *args: str, check: bool = True, input: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            input=input,
+            env=dict(self.env) if self.env is not None else None,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            detail = err[-1] if err else f"exit code {proc.returncode}"
+            raise GitError(f"git {' '.join(args[:3])}: {detail}")
+        return proc
+
+    def out(self, *args: str, check: bool = True) -> str:
+        return self.run(*args, check=check).stdout.decode(errors="replace").strip()
+
+    # -- revisions --------------------------------------------------------------------------
+    def is_shallow(self) -> bool:
+        return self.out("rev-parse", "--is-shallow-repository") == "true"
+
+    def resolve(self, rev: str) -> str:
+        """Full SHA of ``rev``; a clear error for unknown revisions and shallow clones."""
+        proc = self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+        if proc.returncode != 0:
+            hint = ""
+            if self.is_shallow():
+                hint = (
+                    " (this is a shallow clone: fetch full history, e.g. `git fetch --unshallow`"
+                    " or `fetch-depth: 0` in actions/checkout)"
+                )
+            raise GitError(f"unknown revision {rev!r}{hint}")
+        return proc.stdout.decode().strip()
+
+    def head(self) -> str:
+        return self.resolve("HEAD")
+
+    def short(self, rev: str) -> str:
+        return self.out("rev-parse", "--short", rev)
+
+    def rev_exists(self, rev: str) -> bool:
+        proc = self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+        return proc.returncode == 0
+
+    def merge_base(self, a: str, b: str) -> str:
+        proc = self.run("merge-base", a, b, check=False)
+        if proc.returncode != 0:
+            hint = (
+                " (shallow clone: check out with full history, e.g. `fetch-depth: 0`)"
+                if self.is_shallow()
+                else ""
+            )
+            raise GitError(f"no merge-base between {a!r} and {b!r}{hint}")
+        return proc.stdout.decode().strip()
+
+    def default_branch(self) -> str | None:
+        """``origin/HEAD``, else ``main``, else ``master``; None when none exists."""
+        proc = self.run("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD", check=False)
+        if proc.returncode == 0:
+            return proc.stdout.decode().strip().removeprefix("refs/remotes/")
+        for name in ("main", "master", "origin/main", "origin/master"):
+            if self.rev_exists(name):
+                return name
+        return None
+
+    def current_branch(self) -> str | None:
+        proc = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        return (
+            self.run("merge-base", "--is-ancestor", ancestor, descendant, check=False).returncode
+            == 0
+        )
+
+    # -- reading files ------------------------------------------------------------------------
+    def show(self, rev: str, path: str) -> bytes | None:
+        """Bytes of ``path`` at ``rev`` (``WORKTREE`` reads the working tree); None if absent."""
+        if rev == WORKTREE:
+            p = self.root / path
+            return p.read_bytes() if p.is_file() else None
+        proc = self.run("show", f"{rev}:{path}", check=False)
+        if proc.returncode == 0:
+            return proc.stdout
+        self.resolve(rev)  # raises a clear error when the revision itself is unknown
+        return None
+
+    # -- working tree ---------------------------------------------------------------------------
+    def is_clean(self, paths: Sequence[str] = ()) -> bool:
+        return self.out("status", "--porcelain", "--untracked-files=no", "--", *paths) == ""
+
+    def add(self, *paths: str) -> None:
+        self.run("add", "--", *paths)
+
+    def commit(self, message: str, *paths: str) -> str:
+        self.run("commit", "--quiet", "-m", message, "--", *paths)
+        return self.head()
+
+    def tags(self, pattern: str = "*") -> list[str]:
+        text = self.out("tag", "--list", pattern)
+        return text.splitlines() if text else []
+
+    def push(self, remote: str, *refspecs: str) -> None:
+        self.run("push", "--quiet", remote, *refspecs)
+
+    def log_file(self, path: str, fmt: str, *extra: str) -> list[str]:
+        """One ``git log`` pass over ``path`` with ``--format=fmt``; records split on NUL."""
+        text = self.run("log", f"--format={fmt}%x00", *extra, "--", path).stdout.decode()
+        return [rec.strip("\n") for rec in text.split("\x00") if rec.strip("\n")]

@@ -1,0 +1,1 @@
+"""Machine-learning pieces the pipeline stages call: dataset, split, estimators, evaluation."""
