@@ -13,8 +13,12 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.github_stub import GitHubStub
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -157,3 +161,12 @@ def reproduced_project(_reproduced_template: Path, tmp_path: Path, env: dict[str
     dest = tmp_path / "project"
     shutil.copytree(_reproduced_template, dest, symlinks=True)
     return dest
+
+
+@pytest.fixture
+def github_stub() -> Iterator[GitHubStub]:
+    """A started loopback stand-in for GitHub's REST API (see tests/github_stub.py)."""
+    from tests.github_stub import GitHubStub
+
+    with GitHubStub() as stub:
+        yield stub

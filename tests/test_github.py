@@ -1,0 +1,238 @@
+"""The GitHub client against the loopback stand-in of GitHub's REST API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from mlgate.ci.github import MARKER, MAX_COMMENT_CHARS, GitHubClient, truncate_markdown
+from mlgate.errors import ConfigError, RemoteError
+from tests.github_stub import GitHubStub
+
+PR = 7
+
+
+@pytest.fixture
+def slept() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def gh(github_stub: GitHubStub, slept: list[float]) -> Iterator[GitHubClient]:
+    github_stub.add_pull(PR, head_sha="a" * 40)
+    with httpx.Client(timeout=10) as http:
+        yield GitHubClient(
+            github_stub.token,
+            github_stub.repository,
+            api_url=github_stub.url,
+            client=http,
+            sleep=slept.append,
+            clock=lambda: 1_900_000_000 - 30.0,
+        )
+
+
+def test_create_then_update_in_place(gh: GitHubClient, github_stub: GitHubStub) -> None:
+    first = gh.upsert_comment(PR, f"{MARKER}\n# report v1")
+    assert first.created and first.action == "created"
+    assert first.html_url.endswith(f"#issuecomment-{first.id}")
+    second = gh.upsert_comment(PR, f"{MARKER}\n# report v2")
+    assert not second.created and second.action == "updated"
+    assert second.id == first.id
+    assert [c["body"] for c in github_stub.comments] == [f"{MARKER}\n# report v2"]
+    methods = [(r.method, r.path) for r in github_stub.requests]
+    assert ("PATCH", f"/repos/octo/demo/issues/comments/{first.id}") in methods
+
+
+def test_protocol_headers(gh: GitHubClient, github_stub: GitHubStub) -> None:
+    gh.upsert_comment(PR, "body")
+    for request in github_stub.requests:
+        assert request.headers["authorization"] == f"Bearer {github_stub.token}"
+        assert request.headers["accept"] == "application/vnd.github+json"
+        assert request.headers["x-github-api-version"] == "2022-11-28"
+    listing = github_stub.requests[0]
+    assert listing.method == "GET" and listing.query == {"per_page": "100", "page": "1"}
+
+
+def test_marker_added_when_missing(gh: GitHubClient, github_stub: GitHubStub) -> None:
+    gh.upsert_comment(PR, "no marker here")
+    assert github_stub.comments[0]["body"].startswith(MARKER)
+    gh.upsert_comment(PR, "again")
+    assert len(github_stub.comments) == 1
+
+
+def test_pagination_finds_marker_on_page_two(gh: GitHubClient, github_stub: GitHubStub) -> None:
+    for i in range(130):
+        github_stub.add_comment(PR, f"human comment {i}")
+    ours = github_stub.add_comment(PR, f"{MARKER}\nold report", user="github-actions[bot]")
+    ours["user"] = {"login": "github-actions[bot]", "type": "Bot"}
+    github_stub.add_comment(PR + 1, f"{MARKER}\nanother PR's report")  # not ours to touch
+    comment = gh.upsert_comment(PR, f"{MARKER}\nnew report")
+    assert comment.id == ours["id"] and not comment.created
+    pages = [r.query.get("page") for r in github_stub.requests if r.method == "GET"]
+    assert pages == ["1", "2"]
+    assert len(github_stub.comments) == 132
+    assert ours["body"] == f"{MARKER}\nnew report"
+
+
+def test_pagination_link_to_another_host_is_refused(
+    github_stub: GitHubStub, slept: list[float]
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, json=[], headers={"Link": '<https://evil.example/steal?page=2>; rel="next"'}
+        )
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        client = GitHubClient("tok", "octo/demo", api_url="https://api.github.com", client=http)
+        with pytest.raises(RemoteError, match=r"evil\.example"):
+            client.find_comment(1)
+
+
+def test_retries_502(gh: GitHubClient, github_stub: GitHubStub, slept: list[float]) -> None:
+    github_stub.fail_next(2, 502)
+    comment = gh.upsert_comment(PR, "report")
+    assert comment.created
+    assert slept == [1.0, 2.0]  # exponential backoff
+    assert [r.status for r in github_stub.requests][:3] == [502, 502, 200]
+
+
+def test_retries_429_honouring_retry_after(
+    gh: GitHubClient, github_stub: GitHubStub, slept: list[float]
+) -> None:
+    github_stub.rate_limit_next(1, retry_after=7)
+    gh.upsert_comment(PR, "report")
+    assert slept == [7.0]
+    assert github_stub.requests[0].status == 429
+
+
+def test_primary_rate_limit_403_waits_until_reset(
+    gh: GitHubClient, github_stub: GitHubStub, slept: list[float]
+) -> None:
+    github_stub.primary_rate_limit_next(1, reset=1_900_000_000)
+    gh.upsert_comment(PR, "report")
+    assert slept == [30.0]  # the clock says reset is 30 s away
+
+
+def test_rate_limit_beyond_max_wait_fails_fast(
+    gh: GitHubClient, github_stub: GitHubStub, slept: list[float]
+) -> None:
+    github_stub.rate_limit_next(1, retry_after=3600)
+    with pytest.raises(RemoteError, match="wait 3600 s"):
+        gh.upsert_comment(PR, "report")
+    assert slept == []
+
+
+def test_gives_up_after_bounded_attempts(
+    gh: GitHubClient, github_stub: GitHubStub, slept: list[float]
+) -> None:
+    github_stub.fail_next(10, 503)
+    with pytest.raises(RemoteError, match=r"failed after 5 attempts \(503"):
+        gh.upsert_comment(PR, "report")
+    assert len(github_stub.requests) == 5 and len(slept) == 4
+
+
+def test_lost_create_response_does_not_duplicate(gh: GitHubClient, github_stub: GitHubStub) -> None:
+    # The POST is processed but its answer is a 502: retrying blindly would post twice.
+    github_stub.fail_next(1, 502, after=True, when=lambda method, _path: method == "POST")
+    comment = gh.upsert_comment(PR, "report")
+    assert len(github_stub.comments) == 1
+    assert comment.id == github_stub.comments[0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "status", "hint"),
+    [
+        (lambda stub: setattr(stub, "token", "another-token"), 401, "GITHUB_TOKEN"),
+        (lambda stub: setattr(stub, "read_only", True), 403, "pull-requests: write"),
+        (lambda stub: stub.issues.discard(PR), 404, "GITHUB_REPOSITORY"),
+    ],
+)
+def test_client_errors_are_remote_errors_without_token(
+    gh: GitHubClient, github_stub: GitHubStub, setup: object, status: int, hint: str
+) -> None:
+    token = github_stub.token
+    if status == 403:
+        github_stub.add_comment(PR, "unrelated")
+    setup(github_stub)  # type: ignore[operator]
+    with pytest.raises(RemoteError) as info:
+        gh.upsert_comment(PR, "report")
+    message = str(info.value)
+    assert f"{status}" in message and hint in message
+    assert token not in message and "\n" not in message
+    assert len(github_stub.requests) <= 2  # no retries on client errors
+
+
+def test_wrong_repository_is_404(github_stub: GitHubStub) -> None:
+    with httpx.Client() as http:
+        client = GitHubClient(github_stub.token, "octo/other", api_url=github_stub.url, client=http)
+        with pytest.raises(RemoteError, match=r"404.*octo/other"):
+            client.upsert_comment(1, "x")
+
+
+def test_long_body_truncated_before_sending(gh: GitHubClient, github_stub: GitHubStub) -> None:
+    body = MARKER + "\n" + "| row | value |\n" * 10_000
+    comment = gh.upsert_comment(PR, body)
+    sent = github_stub.comments[0]["body"]
+    assert len(sent) <= MAX_COMMENT_CHARS
+    assert sent.startswith(MARKER) and "Truncated" in sent
+    assert comment.body == sent
+
+
+def test_stub_refuses_long_body(github_stub: GitHubStub) -> None:
+    github_stub.add_issue(1)
+    with httpx.Client() as http:
+        response = http.post(
+            f"{github_stub.url}/repos/octo/demo/issues/1/comments",
+            json={"body": "x" * (MAX_COMMENT_CHARS + 1)},
+            headers={"Authorization": f"Bearer {github_stub.token}"},
+        )
+        assert response.status_code == 422
+        assert "Body is too long" in response.json()["errors"][0]["message"]
+        assert http.get(f"{github_stub.url}/repos/octo/demo/releases").status_code == 401
+
+
+def test_truncate_markdown_closes_blocks() -> None:
+    text = "<details>\n\n```mermaid\n" + "line\n" * 20_000
+    out = truncate_markdown(text, 1000)
+    assert len(out) <= 1000
+    assert out.count("```") % 2 == 0 and out.count("<details") == out.count("</details>")
+    assert truncate_markdown("short", 1000) == "short"
+
+
+def test_releases_and_pulls(gh: GitHubClient, github_stub: GitHubStub) -> None:
+    release = gh.create_release("v1.0.0", "v1.0.0", "notes")
+    assert release["tag_name"] == "v1.0.0" and github_stub.releases[0]["body"] == "notes"
+    assert [r["tag_name"] for r in gh.list_releases()] == ["v1.0.0"]
+    with pytest.raises(RemoteError, match=r"422.*already_exists"):
+        gh.create_release("v1.0.0", "again", "")
+    pull = gh.create_pull_request("retrain/1", "main", "Retrain", "body")
+    assert pull["number"] == PR + 1 and github_stub.pulls[-1]["head"]["ref"] == "retrain/1"
+    assert gh.pull_request_for_commit("a" * 40) == PR
+    assert gh.pull_request_for_commit("b" * 40) is None
+
+
+def test_pull_request_for_fork_commit_found_by_head_sha(
+    gh: GitHubClient, github_stub: GitHubStub
+) -> None:
+    # commits/{sha}/pulls does not list a PR whose head is in a fork; the open PRs do.
+    github_stub.add_pull(9, head_sha="c" * 40, fork=True)
+    assert gh.pull_request_for_commit("c" * 40) == 9
+    paths = [r.path for r in github_stub.requests]
+    assert paths == ["/repos/octo/demo/commits/" + "c" * 40 + "/pulls", "/repos/octo/demo/pulls"]
+
+
+def test_from_env() -> None:
+    with pytest.raises(ConfigError, match="GITHUB_TOKEN is not set"):
+        GitHubClient.from_env({"GITHUB_REPOSITORY": "o/r"})
+    with pytest.raises(ConfigError, match="GITHUB_REPOSITORY is not set"):
+        GitHubClient.from_env({"GITHUB_TOKEN": "t"})
+    with pytest.raises(ConfigError, match="OWNER/NAME"):
+        GitHubClient.from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "nope"})
+    with pytest.raises(ConfigError, match="plain http"):
+        GitHubClient.from_env(
+            {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r", "GITHUB_API_URL": "http://x.org"}
+        )
+    with GitHubClient.from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r"}) as client:
+        assert client.api_url == "https://api.github.com"
