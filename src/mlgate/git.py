@@ -127,6 +127,33 @@ class Repo:
             == 0
         )
 
+    # -- private clones (serve) ---------------------------------------------------------------
+    @classmethod
+    def clone(cls, url: str, dest: Path, env: Mapping[str, str] | None = None) -> Repo:
+        """``git clone --no-checkout url dest`` (a private copy that only fetches)."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            ["git", "clone", "--quiet", "--no-checkout", "--", url, str(dest)],
+            capture_output=True,
+            env=dict(env) if env is not None else None,
+            check=False,
+        )
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise GitError(f"git clone {url}: {err[-1] if err else proc.returncode}")
+        return cls(dest, env)
+
+    def fetch(self, remote: str = "origin") -> None:
+        """Update every ``remote/*`` branch and tag (forced: rewritten refs are followed too)."""
+        self.run(
+            "fetch", "--quiet", "--prune", remote,
+            f"+refs/heads/*:refs/remotes/{remote}/*", "+refs/tags/*:refs/tags/*",
+        )  # fmt: skip
+
+    def checkout_detached(self, rev: str) -> None:
+        """Make the working tree ``rev`` exactly (detached HEAD, local edits discarded)."""
+        self.run("checkout", "--quiet", "--force", "--detach", rev)
+
     # -- reading files ------------------------------------------------------------------------
     def show(self, rev: str, path: str) -> bytes | None:
         """Bytes of ``path`` at ``rev`` (``WORKTREE`` reads the working tree); None if absent."""
@@ -138,6 +165,28 @@ class Repo:
             return proc.stdout
         self.resolve(rev)  # raises a clear error when the revision itself is unknown
         return None
+
+    def show_many(self, rev: str, paths: Sequence[str]) -> dict[str, bytes | None]:
+        """Like :meth:`show` for several paths in one ``git cat-file --batch`` process."""
+        if rev == WORKTREE or not paths or any("\n" in p for p in paths):
+            return {p: self.show(rev, p) for p in paths}
+        request = "".join(f"{rev}:{p}\n" for p in paths).encode()
+        data = self.run("cat-file", "--batch", input=request).stdout
+        out: dict[str, bytes | None] = {}
+        pos = 0
+        for p in paths:
+            end = data.index(b"\n", pos)
+            header = data[pos:end].split()
+            pos = end + 1
+            if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
+                size = int(header[2])
+                out[p] = data[pos : pos + size] if header[1] == b"blob" else None
+                pos += size + 1
+            else:  # "<object> missing" or "ambiguous"
+                out[p] = None
+        if all(v is None for v in out.values()):
+            self.resolve(rev)  # a clear error when the revision itself is unknown
+        return out
 
     # -- working tree ---------------------------------------------------------------------------
     def is_clean(self, paths: Sequence[str] = ()) -> bool:
@@ -161,3 +210,59 @@ class Repo:
         """One ``git log`` pass over ``path`` with ``--format=fmt``; records split on NUL."""
         text = self.run("log", f"--format={fmt}%x00", *extra, "--", path).stdout.decode()
         return [rec.strip("\n") for rec in text.split("\x00") if rec.strip("\n")]
+
+    # -- deploy: pointer history, revert, undo ----------------------------------------------------
+    def log_raw(self, path: str, fmt: str, *extra: str) -> str:
+        """One ``git log --raw --full-diff`` pass over the commits that changed ``path``.
+
+        Each commit is ``fmt`` followed by its ``:old_mode new_mode old_blob new_blob status\\tpath``
+        lines for every file it changed (full blob ids, no rename detection).
+        """
+        args = ("log", f"--format={fmt}", "--raw", "--no-abbrev", "--no-renames", "--full-diff")
+        return self.run(*args, *extra, "--", path).stdout.decode(errors="replace")
+
+    def cat_blobs(self, oids: Sequence[str]) -> dict[str, bytes]:
+        """Contents of many blobs from one ``git cat-file --batch`` process (missing ones absent)."""
+        wanted = list(dict.fromkeys(oids))
+        if not wanted:
+            return {}
+        data = self.run("cat-file", "--batch", input="".join(f"{o}\n" for o in wanted).encode())
+        out: dict[str, bytes] = {}
+        buf, pos = data.stdout, 0
+        for oid in wanted:
+            end = buf.index(b"\n", pos)
+            header = buf[pos:end].split()
+            pos = end + 1
+            if len(header) == 3 and header[1] != b"missing":
+                size = int(header[2])
+                if header[1] == b"blob":
+                    out[oid] = buf[pos : pos + size]
+                pos += size + 1
+        return out
+
+    def revert_no_commit(self, *commits: str) -> None:
+        """``git revert --no-commit`` of ``commits`` (newest first); on conflict abort and raise."""
+        proc = self.run("revert", "--no-commit", *commits, check=False)
+        if proc.returncode != 0:
+            self.run("revert", "--abort", check=False)
+            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise GitError(
+                f"git revert {' '.join(c[:12] for c in commits)}: {err[-1] if err else ''}"
+            )
+
+    def undo_commit(self, branch: str, new: str, old: str, *paths: str) -> None:
+        """Move ``branch`` from ``new`` back to ``old`` and restore ``paths`` as they were at ``old``.
+
+        Only for undoing a commit mlgate itself just made (e.g. when pushing it failed).
+        """
+        self.run("update-ref", "-m", "mlgate: undo", f"refs/heads/{branch}", old, new)
+        self.restore_paths(old, *paths)
+
+    def restore_paths(self, rev: str, *paths: str) -> None:
+        """Put ``paths`` in the index and working tree back as they are at ``rev`` (absent: removed)."""
+        for path in paths:
+            if self.run("cat-file", "-e", f"{rev}:{path}", check=False).returncode == 0:
+                self.run("checkout", rev, "--", path)
+            else:
+                self.run("rm", "--quiet", "--cached", "--ignore-unmatch", "--", path)
+                (self.root / path).unlink(missing_ok=True)

@@ -1,0 +1,67 @@
+"""``mlgate diff [BASELINE [CANDIDATE]] [--json | --md] [--all]``."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "show the metrics and params that changed between two revisions (no DVC needed)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "baseline",
+        nargs="?",
+        help="baseline revision (default: merge-base with the PR base or the default branch)",
+    )
+    parser.add_argument(
+        "candidate", nargs="?", help="candidate revision (default: the working tree)"
+    )
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument(
+        "--json", action="store_true", help="metrics diff in the shape of `dvc metrics diff --json`"
+    )
+    fmt.add_argument("--md", action="store_true", help="Markdown tables")
+    parser.add_argument("--all", action="store_true", help="include unchanged values")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from mlgate.fileio import dumps_json
+    from mlgate.gate import WORKTREE, resolve_baseline
+    from mlgate.git import Repo
+    from mlgate.metrics import Diff, diff_flat, diff_metrics, read_metrics, read_params
+
+    repo = Repo.find()
+    baseline: str = args.baseline or resolve_baseline(repo)
+    candidate: str = args.candidate or WORKTREE
+    base_rev = repo.resolve(baseline)
+    cand_rev = candidate if candidate == WORKTREE else repo.resolve(candidate)
+    metrics = diff_metrics(
+        read_metrics(repo, base_rev, label=baseline),
+        read_metrics(repo, cand_rev, label=candidate),
+        all=args.all,
+    )
+    if args.json:
+        sys.stdout.write(dumps_json(metrics.to_json()))
+        return 0
+    params = Diff(
+        {
+            "params.yaml": diff_flat(
+                read_params(repo, base_rev, label=baseline),
+                read_params(repo, cand_rev, label=candidate),
+                all=args.all,
+            )
+        }
+    )
+    if args.md:
+        from mlgate.report.markdown import diff_markdown
+
+        sys.stdout.write(diff_markdown(metrics, params))
+        return 0
+    from rich.console import Console
+
+    from mlgate.report.terminal import render_diff
+
+    render_diff(Console(), metrics, params)
+    return 0

@@ -1,0 +1,53 @@
+"""``mlgate gate [BASELINE] [--json]``: exit 0 pass, 1 fail, 2 input error."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "evaluate the gate policy (params.yaml: gate) on the working tree against a baseline"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "baseline",
+        nargs="?",
+        help="baseline revision (default: merge-base with the PR base or the default branch)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="the versioned verdict object (schema_version 1)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from mlgate.ci import actions
+    from mlgate.fileio import dumps_json
+    from mlgate.gate import evaluate_revisions, resolve_baseline
+    from mlgate.git import Repo
+
+    repo = Repo.find()
+    baseline: str = args.baseline or resolve_baseline(repo)
+    result = evaluate_revisions(repo, baseline=baseline)
+    if args.json:
+        sys.stdout.write(dumps_json(result.to_json()))
+    else:
+        from rich.console import Console
+
+        from mlgate.report.terminal import render_gate
+
+        render_gate(Console(), result)
+    if actions.in_actions():
+        from mlgate.report.markdown import gate_markdown
+
+        actions.append_step_summary(gate_markdown(result))
+        actions.set_outputs({"verdict": result.verdict})
+        # keep stdout pure JSON with --json; the runner reads workflow commands on both streams
+        stream = sys.stderr if args.json else sys.stdout
+        for r in result.rules:
+            where = f"{r.metric} [{r.slice}]" if r.slice else r.metric
+            if r.status == "fail":
+                actions.annotate("error", f"mlgate gate: {where} {r.check}", r.message, stream)
+            elif r.status in ("inconclusive", "warn") or r.near_miss:
+                actions.annotate("warning", f"mlgate gate: {where} {r.check}", r.message, stream)
+    return 0 if result.passed else 1

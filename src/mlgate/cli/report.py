@@ -1,0 +1,45 @@
+"""``mlgate report [BASELINE] [-o FILE]``: the Markdown report for a pull request."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "write the Markdown PR report: verdict, metrics, params, slices, validation, curves"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "baseline",
+        nargs="?",
+        help="baseline revision (default: merge-base with the PR base or the default branch)",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the report to FILE (default: stdout)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from mlgate.ci import actions
+    from mlgate.fileio import write_text
+    from mlgate.gate import resolve_baseline
+    from mlgate.git import Repo
+    from mlgate.report.collect import collect
+    from mlgate.report.markdown import render_report
+
+    repo = Repo.find()
+    baseline: str = args.baseline or resolve_baseline(repo)
+    data = collect(repo, baseline=baseline)
+    markdown = render_report(data)
+    if args.output:
+        write_text(args.output, markdown)
+    else:
+        sys.stdout.write(markdown)
+    if actions.in_actions():
+        actions.append_step_summary(markdown)
+        outputs = {"verdict": data.result.verdict}
+        if args.output:
+            outputs["report"] = args.output
+        actions.set_outputs(outputs)
+    return 0

@@ -1,0 +1,386 @@
+"""Evaluate a policy on two snapshots: pure, deterministic (seeded), no I/O.
+
+Each rule yields one :class:`RuleResult` per check it configures. A regression is how
+much worse the candidate is (``baseline - candidate`` when higher is better). A regression
+beyond tolerance fails, unless the rule asks for ``significance`` and the paired bootstrap
+(or the unpaired fallback) cannot tell it from noise: then it is ``inconclusive`` (a
+warning, or a failure with ``inconclusive: fail``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlgate.gate.policy import MetricRule, Policy, SliceRule
+from mlgate.gate.result import GateResult, MetricComparison, Revision, RuleResult
+from mlgate.gate.stats import ChangeStats, Predictions, paired_bootstrap, unpaired
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Metrics (``{file: {dotted key: number}}``) and optional predictions of one revision."""
+
+    rev: str
+    metrics: Mapping[str, Mapping[str, float]]
+    predictions: Predictions | None = field(default=None, compare=False)
+    short: str = ""
+
+    def value(self, file: str, key: str) -> float | None:
+        return self.metrics.get(file, {}).get(key)
+
+    def revision(self) -> Revision:
+        return Revision(self.rev, self.short or self.rev[:7])
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _regression(rule_direction: str, baseline: float, candidate: float) -> float:
+    return baseline - candidate if rule_direction == "higher" else candidate - baseline
+
+
+class _Stats:
+    """Change statistics per metric, computed once (paired when possible, else unpaired)."""
+
+    def __init__(self, policy: Policy, baseline: Snapshot | None, candidate: Snapshot) -> None:
+        self.policy, self.baseline, self.candidate = policy, baseline, candidate
+        self.paired: dict[str, ChangeStats] | None = None
+
+    def _paired(self) -> dict[str, ChangeStats]:
+        if self.paired is None:
+            self.paired = {}
+            b, c = self.baseline, self.candidate
+            if b is not None and b.predictions is not None and c.predictions is not None:
+                file = self.policy.metrics_file
+                names = sorted(set(b.metrics.get(file, {})) & set(c.metrics.get(file, {})))
+                dirs = {n: self.policy.direction_of(file, n) for n in names}
+                self.paired = paired_bootstrap(
+                    b.predictions,
+                    c.predictions,
+                    names,
+                    dirs,
+                    samples=self.policy.bootstrap_samples,
+                    seed=self.policy.seed,
+                    confidence=self.policy.confidence,
+                )
+        return self.paired
+
+    def get(self, file: str, metric: str, direction: str) -> ChangeStats | None:
+        if self.baseline is None:
+            return None
+        base, cand = self.baseline.value(file, metric), self.candidate.value(file, metric)
+        if base is None or cand is None:
+            return None
+        if file == self.policy.metrics_file and metric in self._paired():
+            return self._paired()[metric]
+        bf = self.policy.bootstrap_file
+        sd_b = self.baseline.value(bf, f"{metric}.std")
+        sd_c = self.candidate.value(bf, f"{metric}.std")
+        if file != self.policy.metrics_file or sd_b is None or sd_c is None:
+            return None
+        return unpaired(
+            cand - base,
+            _regression(direction, base, cand),
+            sd_b,
+            sd_c,
+            confidence=self.policy.confidence,
+        )
+
+
+def evaluate_snapshots(
+    policy: Policy, *, baseline: Snapshot | None, candidate: Snapshot
+) -> GateResult:
+    """Apply ``policy`` to ``candidate`` against ``baseline`` (None: absolute rules only)."""
+    stats = _Stats(policy, baseline, candidate)
+    results: list[RuleResult] = []
+    notes: list[str] = []
+    if baseline is None:
+        notes.append("no baseline: rules against the baseline are skipped")
+    elif not any(baseline.metrics.values()):
+        notes.append(
+            "the baseline has no metrics (first run?): rules against the baseline are "
+            "skipped and the absolute rules decide"
+        )
+    for rule in policy.rules:
+        results.extend(_metric_rule(rule, policy, baseline, candidate, stats))
+    for srule in policy.slices:
+        results.extend(_slice_rule(srule, policy, baseline, candidate))
+    if not policy.rules and not policy.slices:
+        notes.append("the policy has no rules: add a `gate:` section to params.yaml (see README)")
+    return GateResult(
+        baseline=baseline.revision() if baseline else None,
+        candidate=candidate.revision(),
+        rules=tuple(results),
+        metrics=_comparisons(policy, baseline, candidate, stats),
+        notes=tuple(notes),
+        policy_source=policy.source,
+    )
+
+
+def _comparisons(
+    policy: Policy, baseline: Snapshot | None, candidate: Snapshot, stats: _Stats
+) -> tuple[MetricComparison, ...]:
+    files = [policy.metrics_file, *sorted({r.file for r in policy.rules} - {policy.metrics_file})]
+    out = []
+    for file in files:
+        keys = list(candidate.metrics.get(file, {}))
+        if baseline is not None:
+            keys += [k for k in baseline.metrics.get(file, {}) if k not in keys]
+        for key in keys:
+            direction = policy.direction_of(file, key)
+            s = stats.get(file, key, direction)
+            out.append(
+                MetricComparison(
+                    file=file,
+                    metric=key,
+                    direction=direction,
+                    baseline=baseline.value(file, key) if baseline else None,
+                    candidate=candidate.value(file, key),
+                    interval=s.interval if s else None,
+                    p_value=s.p_value if s else None,
+                    method=s.method if s else None,
+                )
+            )
+    return tuple(out)
+
+
+def _metric_rule(
+    rule: MetricRule,
+    policy: Policy,
+    baseline: Snapshot | None,
+    candidate: Snapshot,
+    stats: _Stats,
+) -> list[RuleResult]:
+    base = baseline.value(rule.file, rule.metric) if baseline else None
+    cand = candidate.value(rule.file, rule.metric)
+    common: dict[str, Any] = {"rule": rule.name, "file": rule.file, "metric": rule.metric}
+    if cand is None:
+        where = "file is missing" if rule.file not in candidate.metrics else "key is missing"
+        return [
+            RuleResult(
+                check="present",
+                status="fail",
+                message=f"the candidate has no {rule.metric} in {rule.file} ({where})",
+                baseline=base,
+                **common,
+            )
+        ]
+    common.update(baseline=base, candidate=cand)
+    out: list[RuleResult] = []
+    if rule.min is not None:
+        ok = cand >= rule.min
+        msg = f"{_fmt(cand)} {'>=' if ok else '<'} min {_fmt(rule.min)}"
+        out.append(
+            RuleResult(
+                check="min", status="pass" if ok else "fail", limit=rule.min, message=msg, **common
+            )
+        )
+    if rule.max is not None:
+        ok = cand <= rule.max
+        msg = f"{_fmt(cand)} {'<=' if ok else '>'} max {_fmt(rule.max)}"
+        out.append(
+            RuleResult(
+                check="max", status="pass" if ok else "fail", limit=rule.max, message=msg, **common
+            )
+        )
+    if not rule.relative:
+        return out
+    checks = [
+        (name, limit)
+        for name, limit in (
+            ("max_regression", rule.max_regression),
+            ("max_regression_rel", rule.max_regression_rel),
+            ("max_improvement", rule.max_improvement),
+        )
+        if limit is not None
+    ]
+    if base is None:
+        why = "no baseline" if baseline is None else f"the baseline has no {rule.metric}"
+        for name, limit in checks:
+            out.append(
+                RuleResult(
+                    check=name, status="skip", limit=limit, message=f"skipped: {why}", **common
+                )
+            )
+        return out
+    regression = _regression(rule.direction, base, cand)
+    s = stats.get(rule.file, rule.metric, rule.direction)
+    common.update(
+        change=cand - base,
+        p_value=s.p_value if s else None,
+        interval=s.interval if s else None,
+        method=s.method if s else None,
+    )
+    for name, limit in checks:
+        if name == "max_improvement":
+            improvement = -regression
+            if improvement > limit:
+                msg = (
+                    f"improved by {_fmt(improvement)} > {_fmt(limit)}: suspiciously much, "
+                    "check for leakage between train and eval data"
+                )
+                out.append(
+                    RuleResult(check=name, status="warn", limit=limit, message=msg, **common)
+                )
+            else:
+                msg = f"improved by {_fmt(improvement)} <= {_fmt(limit)}"
+                out.append(
+                    RuleResult(check=name, status="pass", limit=limit, message=msg, **common)
+                )
+            continue
+        if name == "max_regression":
+            used, unit = regression, ""
+        else:
+            used = _relative(regression, base)
+            unit = " (relative)"
+        out.append(_regression_result(rule, name, used, limit, unit, s, policy, common))
+    return out
+
+
+def _relative(regression: float, base: float) -> float:
+    if base == 0:
+        return math.inf if regression > 0 else 0.0
+    return regression / abs(base)
+
+
+def _regression_result(
+    rule: MetricRule,
+    check: str,
+    used: float,
+    limit: float,
+    unit: str,
+    s: ChangeStats | None,
+    policy: Policy,
+    common: dict[str, Any],
+) -> RuleResult:
+    worse = "worse" if used > 0 else "not worse"
+    amount = f"{_fmt(abs(used))}{unit}"
+    if used <= limit:
+        near = limit > 0 and used > policy.near_miss * limit
+        msg = f"{worse} by {amount} <= allowed {_fmt(limit)}" if used > 0 else f"{worse}"
+        if near:
+            msg += f" (near miss: {used / limit:.0%} of the tolerance)"
+        return RuleResult(
+            check=check, status="pass", limit=limit, message=msg, near_miss=near, **common
+        )
+    msg = f"worse by {amount} > allowed {_fmt(limit)}"
+    if rule.significance is None:
+        return RuleResult(check=check, status="fail", limit=limit, message=msg, **common)
+    if s is None:
+        msg += "; no predictions or bootstrap data to test significance, so it counts"
+        return RuleResult(check=check, status="fail", limit=limit, message=msg, **common)
+    if s.p_value <= rule.significance:
+        msg += f", significant (p={s.p_value:.3g} <= {rule.significance:g}, {s.method})"
+        return RuleResult(check=check, status="fail", limit=limit, message=msg, **common)
+    msg += f", not significant (p={s.p_value:.3g} > {rule.significance:g}, {s.method})"
+    status = "fail" if rule.inconclusive == "fail" else "inconclusive"
+    return RuleResult(check=check, status=status, limit=limit, message=msg, **common)
+
+
+def _slices(snapshot: Snapshot | None, file: str) -> dict[str, dict[str, float]] | None:
+    if snapshot is None or file not in snapshot.metrics:
+        return None
+    out: dict[str, dict[str, float]] = {}
+    for key, value in snapshot.metrics[file].items():
+        name, _, metric = key.rpartition(".")  # slice names may contain dots ("[12.5,15)")
+        out.setdefault(name, {})[metric] = value
+    return out
+
+
+def _slice_rule(
+    rule: SliceRule, policy: Policy, baseline: Snapshot | None, candidate: Snapshot
+) -> list[RuleResult]:
+    common: dict[str, Any] = {"rule": rule.name, "file": rule.file, "metric": rule.metric}
+    cand = _slices(candidate, rule.file)
+    if cand is None:
+        msg = f"the candidate has no {rule.file}"
+        return [RuleResult(check="present", status="fail", message=msg, **common)]
+    eligible = {k: v for k, v in cand.items() if v.get("n", 0) >= rule.min_n or rule.min_n == 0}
+    missing = sorted(k for k, v in eligible.items() if rule.metric not in v)
+    if missing:
+        msg = f"the candidate has no {rule.metric} for slice {missing[0]}"
+        return [RuleResult(check="present", status="fail", slice=missing[0], message=msg, **common)]
+    if not eligible:
+        msg = f"skipped: no slice has at least {rule.min_n} rows"
+        return [RuleResult(check="slices", status="skip", message=msg, **common)]
+    out: list[RuleResult] = []
+    base_slices = _slices(baseline, rule.file) or {}
+    for check, limit in (("slice_min", rule.min), ("slice_max", rule.max)):
+        if limit is None:
+            continue
+        # the slice that comes closest to (or furthest past) this bound
+        if check == "slice_min":
+            name = min(eligible, key=lambda k: eligible[k][rule.metric])
+            ok = eligible[name][rule.metric] >= limit
+            op = ">=" if ok else "<"
+        else:
+            name = max(eligible, key=lambda k: eligible[k][rule.metric])
+            ok = eligible[name][rule.metric] <= limit
+            op = "<=" if ok else ">"
+        v = eligible[name][rule.metric]
+        msg = f"worst slice {_fmt(v)} {op} {'min' if check == 'slice_min' else 'max'} {_fmt(limit)}"
+        out.append(
+            RuleResult(
+                check=check,
+                status="pass" if ok else "fail",
+                limit=limit,
+                slice=name,
+                candidate=v,
+                baseline=base_slices.get(name, {}).get(rule.metric),
+                message=msg,
+                **common,
+            )
+        )
+    if rule.max_regression is not None:
+        out.append(_slice_regression(rule, eligible, base_slices, baseline, policy, common))
+    return out
+
+
+def _slice_regression(
+    rule: SliceRule,
+    eligible: dict[str, dict[str, float]],
+    base_slices: dict[str, dict[str, float]],
+    baseline: Snapshot | None,
+    policy: Policy,
+    common: dict[str, Any],
+) -> RuleResult:
+    limit = rule.max_regression
+    assert limit is not None
+    pairs = {
+        k: (base_slices[k][rule.metric], v[rule.metric])
+        for k, v in eligible.items()
+        if rule.metric in base_slices.get(k, {})
+        and (rule.min_n == 0 or base_slices[k].get("n", 0) >= rule.min_n)
+    }
+    if not pairs:
+        why = "no baseline" if baseline is None else "no slice to compare in the baseline"
+        return RuleResult(
+            check="slice_max_regression",
+            status="skip",
+            limit=limit,
+            message=f"skipped: {why}",
+            **common,
+        )
+    regs = {k: _regression(rule.direction, b, c) for k, (b, c) in pairs.items()}
+    name = max(regs, key=lambda k: regs[k])
+    reg = regs[name]
+    b, c = pairs[name]
+    ok = reg <= limit
+    near = ok and limit > 0 and reg > policy.near_miss * limit
+    msg = f"largest slice regression {_fmt(max(reg, 0.0))} {'<=' if ok else '>'} allowed {_fmt(limit)}"
+    return RuleResult(
+        check="slice_max_regression",
+        status="pass" if ok else "fail",
+        limit=limit,
+        slice=name,
+        baseline=b,
+        candidate=c,
+        change=c - b,
+        near_miss=near,
+        message=msg,
+        **common,
+    )

@@ -1,0 +1,196 @@
+"""The gate policy: the ``gate:`` section of ``params.yaml``, validated once on load.
+
+Shape (every rule key but ``metric`` is optional; see README, "The gate")::
+
+    gate:
+      metrics_file: metrics/scores.json   # where rule metrics live unless a rule says `file`
+      confidence: 0.95                    # intervals shown in the report
+      bootstrap_samples: 1000             # resamples of the paired bootstrap
+      seed: 0
+      near_miss: 0.8                      # warn when a rule uses this share of its tolerance
+      rules:
+        - metric: roc_auc
+          min: 0.95
+          max_regression: 0.01
+          significance: 0.05
+      slices:
+        - metric: accuracy
+          min: 0.85
+          max_regression: 0.1
+          min_n: 30
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlgate.config import Section
+from mlgate.metrics.diff import infer_direction
+
+DEFAULT_METRICS_FILE = "metrics/scores.json"
+DEFAULT_SLICES_FILE = "metrics/slices.json"
+PREDICTIONS_FILE = "metrics/predictions.csv"
+BOOTSTRAP_FILE = "metrics/bootstrap.json"
+
+DIRECTIONS = ("higher", "lower")
+INCONCLUSIVE = ("warn", "fail")
+
+_GATE_KEYS = (
+    "metrics_file",
+    "predictions_file",
+    "bootstrap_file",
+    "confidence",
+    "bootstrap_samples",
+    "seed",
+    "near_miss",
+    "rules",
+    "slices",
+)
+_RULE_KEYS = (
+    "metric",
+    "file",
+    "direction",
+    "min",
+    "max",
+    "max_regression",
+    "max_regression_rel",
+    "significance",
+    "inconclusive",
+    "max_improvement",
+)
+_SLICE_KEYS = ("metric", "file", "direction", "min", "max", "max_regression", "min_n")
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    """Limits on one metric; ``name`` (``rules[0]``) points back into the policy."""
+
+    name: str
+    metric: str
+    file: str
+    direction: str
+    min: float | None = None
+    max: float | None = None
+    max_regression: float | None = None
+    max_regression_rel: float | None = None
+    significance: float | None = None
+    inconclusive: str = "warn"
+    max_improvement: float | None = None
+
+    @property
+    def relative(self) -> bool:
+        """Whether the rule compares with the baseline at all."""
+        return any(
+            v is not None
+            for v in (self.max_regression, self.max_regression_rel, self.max_improvement)
+        )
+
+
+@dataclass(frozen=True)
+class SliceRule:
+    """Bounds for every slice (so the worst) and a cap on any slice's regression.
+
+    Only slices with at least ``min_n`` rows count.
+    """
+
+    name: str
+    metric: str
+    file: str
+    direction: str
+    min: float | None = None
+    max: float | None = None
+    max_regression: float | None = None
+    min_n: int = 0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A parsed gate policy; ``source`` names where it was read (``main:params.yaml``)."""
+
+    rules: tuple[MetricRule, ...] = ()
+    slices: tuple[SliceRule, ...] = ()
+    metrics_file: str = DEFAULT_METRICS_FILE
+    predictions_file: str = PREDICTIONS_FILE
+    bootstrap_file: str = BOOTSTRAP_FILE
+    confidence: float = 0.95
+    bootstrap_samples: int = 1000
+    seed: int = 0
+    near_miss: float = 0.8
+    source: str = ""
+
+    def direction_of(self, file: str, metric: str) -> str:
+        """The direction a rule gives ``metric``, else the inferred one."""
+        for rule in self.rules:
+            if rule.file == file and rule.metric == metric:
+                return rule.direction
+        return infer_direction(metric)
+
+
+def load_policy(section: Section) -> Policy:
+    """Parse and validate the ``gate:`` section (a :class:`~mlgate.config.Section`).
+
+    >>> from mlgate.config import Section
+    >>> p = load_policy(Section({"rules": [{"metric": "f1", "min": 0.9}]}, file="params.yaml", where="gate"))
+    >>> p.rules[0].min, p.rules[0].direction
+    (0.9, 'higher')
+    """
+    section.check_keys(_GATE_KEYS)
+    metrics_file = section.string("metrics_file", DEFAULT_METRICS_FILE)
+    rules = tuple(
+        _metric_rule(item, i, metrics_file) for i, item in enumerate(section.sections("rules", []))
+    )
+    slices = tuple(_slice_rule(item, i) for i, item in enumerate(section.sections("slices", [])))
+    return Policy(
+        rules=rules,
+        slices=slices,
+        metrics_file=metrics_file,
+        predictions_file=section.string("predictions_file", PREDICTIONS_FILE),
+        bootstrap_file=section.string("bootstrap_file", BOOTSTRAP_FILE),
+        confidence=section.number("confidence", 0.95, min=0.5, max=0.999),
+        bootstrap_samples=section.integer("bootstrap_samples", 1000, min=100, max=100_000),
+        seed=section.integer("seed", 0),
+        near_miss=section.number("near_miss", 0.8, min=0, max=1),
+        source=section.file,
+    )
+
+
+def _metric_rule(s: Section, index: int, default_file: str) -> MetricRule:
+    s.check_keys(_RULE_KEYS)
+    metric = s.string("metric")
+    rule = MetricRule(
+        name=f"rules[{index}]",
+        metric=metric,
+        file=s.string("file", default_file),
+        direction=s.string("direction", infer_direction(metric), choices=DIRECTIONS),
+        min=s.optional_number("min"),
+        max=s.optional_number("max"),
+        max_regression=s.optional_number("max_regression", min=0),
+        max_regression_rel=s.optional_number("max_regression_rel", min=0),
+        significance=s.optional_number("significance", min=1e-6, max=0.5),
+        inconclusive=s.string("inconclusive", "warn", choices=INCONCLUSIVE),
+        max_improvement=s.optional_number("max_improvement", min=0),
+    )
+    if rule.min is not None and rule.max is not None and rule.min > rule.max:
+        s.fail("min", f"must not exceed max ({rule.min:g} > {rule.max:g})")
+    if (
+        rule.significance is not None
+        and rule.max_regression is None
+        and (rule.max_regression_rel is None)
+    ):
+        s.fail("significance", "needs max_regression or max_regression_rel to test against")
+    return rule
+
+
+def _slice_rule(s: Section, index: int) -> SliceRule:
+    s.check_keys(_SLICE_KEYS)
+    metric = s.string("metric")
+    return SliceRule(
+        name=f"slices[{index}]",
+        metric=metric,
+        file=s.string("file", DEFAULT_SLICES_FILE),
+        direction=s.string("direction", infer_direction(metric), choices=DIRECTIONS),
+        min=s.optional_number("min"),
+        max=s.optional_number("max"),
+        max_regression=s.optional_number("max_regression", min=0),
+        min_n=s.integer("min_n", 0, min=0),
+    )

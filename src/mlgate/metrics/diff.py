@@ -1,0 +1,97 @@
+"""Pure diffs of flat metrics and params, in the shape of ``dvc metrics diff --json``.
+
+``{"<file>": {"<key>": {"old": x, "new": y, "diff": y - x}}}``: a key missing on one side
+has ``None`` there and no ``diff``; unchanged keys appear only with ``all=True``
+(DVC's ``--all``). The numbers are computed exactly as DVC computes them (``new - old``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: Names containing these words are lower-is-better unless a policy says otherwise.
+LOWER_WORDS = ("loss", "error")
+
+
+def infer_direction(key: str) -> str:
+    """``"lower"`` for losses and errors (``log_loss``, ``val.error_rate``), else ``"higher"``."""
+    leaf = key.rsplit(".", 1)[-1].lower()
+    return "lower" if any(w in leaf for w in LOWER_WORDS) else "higher"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One key's values on both sides; ``diff`` only when both are numbers."""
+
+    old: Any
+    new: Any
+
+    @property
+    def diff(self) -> float | None:
+        if _is_number(self.old) and _is_number(self.new):
+            return self.new - self.old  # type: ignore[no-any-return]
+        return None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.old != self.new)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"old": self.old, "new": self.new}
+        d = self.diff
+        if d is not None:
+            out["diff"] = d
+        return out
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class Diff:
+    """Changes per file (a metrics file, or ``params.yaml``), ordered by file then key."""
+
+    files: Mapping[str, Mapping[str, Change]]
+
+    def to_json(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """The ``dvc metrics diff --json`` shape."""
+        return {
+            f: {k: c.to_json() for k, c in changes.items()} for f, changes in self.files.items()
+        }
+
+    def __bool__(self) -> bool:
+        return any(self.files.values())
+
+
+def diff_flat(
+    old: Mapping[str, Any], new: Mapping[str, Any], *, all: bool = False
+) -> dict[str, Change]:
+    """Changes between two flat mappings (keys sorted; equal values only with ``all``)."""
+    out: dict[str, Change] = {}
+    for key in sorted(set(old) | set(new)):
+        change = Change(old.get(key), new.get(key))
+        if all or change.changed:
+            out[key] = change
+    return out
+
+
+def diff_metrics(
+    old: Mapping[str, Mapping[str, Any]],
+    new: Mapping[str, Mapping[str, Any]],
+    *,
+    all: bool = False,
+) -> Diff:
+    """Diff ``{file: {key: value}}`` of two revisions; files with no change are left out.
+
+    >>> diff_metrics({"m.json": {"acc": 0.5}}, {"m.json": {"acc": 0.75}}).to_json()
+    {'m.json': {'acc': {'old': 0.5, 'new': 0.75, 'diff': 0.25}}}
+    """
+    files: dict[str, dict[str, Change]] = {}
+    for path in sorted(set(old) | set(new)):
+        changes = diff_flat(old.get(path, {}), new.get(path, {}), all=all)
+        if changes:
+            files[path] = changes
+    return Diff(files)

@@ -1,0 +1,162 @@
+"""Read the metrics files a DVC project declares, at any revision, strictly.
+
+Which files are metrics comes from ``dvc.yaml`` at that revision: every ``metrics:`` entry
+of every stage (relative to the stage's ``wdir``) and the top-level ``metrics:`` list, as
+DVC does (https://dvc.org/doc/user-guide/project-structure/dvcyaml-files#metrics).
+Values are flattened like DVC's ``flatten_dict(..., reducer="dot")``: nested keys are joined
+with dots, empty mappings vanish. Unlike DVC, anything that is not a finite number is an
+error naming the revision, file and key: a gate must never compare against NaN or text.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+from mlgate.config import PARAMS_FILE, loads_yaml
+from mlgate.errors import ConfigError, DataError
+from mlgate.fileio import loads_json
+from mlgate.git import WORKTREE, Repo
+
+DVC_YAML = "dvc.yaml"
+
+#: A flat metrics file: dotted key -> number (ints stay ints, as in DVC's JSON).
+Flat = dict[str, int | float]
+
+
+def source_name(rev: str, path: str) -> str:
+    """How messages name a file at a revision: ``main:metrics/scores.json``."""
+    return path if rev == WORKTREE else f"{rev}:{path}"
+
+
+def declared_metrics(dvc_yaml: bytes | None, source: str = DVC_YAML) -> list[str]:
+    """Repository-relative paths of the metrics files declared in a ``dvc.yaml`` text."""
+    if dvc_yaml is None:
+        return []
+    doc = loads_yaml(dvc_yaml, source)
+    if doc is None:
+        return []
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    paths: list[str] = []
+    stages = doc.get("stages") or {}
+    if not isinstance(stages, dict):
+        raise ConfigError(f"{source}: stages: expected a mapping")
+    for name, stage in stages.items():
+        if not isinstance(stage, dict):
+            continue
+        body = stage.get("do", stage)  # foreach/matrix stages keep their outputs under `do`
+        if not isinstance(body, dict):
+            continue
+        wdir = body.get("wdir", stage.get("wdir", ".")) or "."
+        paths.extend(_entries(body.get("metrics"), f"{source}: stages.{name}.metrics", wdir))
+    paths.extend(_entries(doc.get("metrics"), f"{source}: metrics", "."))
+    out: list[str] = []
+    for p in paths:
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def _entries(value: Any, where: str, wdir: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list of paths")
+    out = []
+    for item in value:
+        if isinstance(item, dict) and len(item) == 1:
+            item = next(iter(item))
+        if not isinstance(item, str):
+            raise ConfigError(f"{where}: expected a path, got {item!r}")
+        if "${" in item or "${" in str(wdir):
+            continue  # templated (vars/foreach): not resolvable without DVC itself
+        out.append(posixpath.normpath(posixpath.join(str(wdir), item)))
+    return out
+
+
+def parse_document(data: bytes, source: str) -> Any:
+    """Parse a JSON, YAML or TOML file by its extension (JSON strictly, YAML safely)."""
+    lower = source.lower()
+    if lower.endswith(".json"):
+        return loads_json(data, source)
+    if lower.endswith(".toml"):
+        try:
+            return tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{source}: invalid TOML: {exc}") from exc
+    return loads_yaml(data, source)
+
+
+def flatten(obj: Any, source: str, *, numbers_only: bool = True) -> dict[str, Any]:
+    """Flatten nested mappings with dotted keys, exactly as DVC names metrics.
+
+    >>> flatten({"a": {"b": 1, "c": {}}, "d": 2.5}, "m.json")
+    {'a.b': 1, 'd': 2.5}
+
+    With ``numbers_only`` every leaf must be a finite number (booleans are not numbers).
+    """
+    if obj is None:
+        return {}
+    if not isinstance(obj, Mapping):
+        raise DataError(f"{source}: expected a mapping of metrics, got {type(obj).__name__}")
+    out: dict[str, Any] = {}
+    _flatten_into(out, obj, "", source, numbers_only)
+    return out
+
+
+def _flatten_into(
+    out: dict[str, Any], obj: Mapping[Any, Any], prefix: str, source: str, numbers_only: bool
+) -> None:
+    for key, value in obj.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            _flatten_into(out, value, name, source, numbers_only)
+            continue
+        if numbers_only:
+            _check_number(value, name, source)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise DataError(f"{source}: {name}: expected a finite number, got {value}")
+        if name in out:
+            raise DataError(f"{source}: {name}: the key appears twice once nested keys are joined")
+        out[name] = value
+
+
+def _check_number(value: Any, name: str, source: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        shown = f'"{value}"' if isinstance(value, str) else repr(value)
+        raise DataError(f"{source}: {name}: expected a number, got {shown}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DataError(f"{source}: {name}: expected a finite number, got {value}")
+
+
+def parse_metrics(data: bytes, source: str) -> Flat:
+    """One metrics file's bytes -> flat ``{dotted key: number}``."""
+    return flatten(parse_document(data, source), source)
+
+
+def read_metrics(repo: Repo, rev: str, *, label: str | None = None) -> dict[str, Flat]:
+    """Every declared metrics file present at ``rev``: ``{path: {dotted key: number}}``.
+
+    ``label`` names the revision in messages (defaults to ``rev``).
+    """
+    name = label or rev
+    files = declared_metrics(repo.show(rev, DVC_YAML), source_name(name, DVC_YAML))
+    blobs = repo.show_many(rev, files)
+    return {
+        path: parse_metrics(data, source_name(name, path))
+        for path, data in blobs.items()
+        if data is not None
+    }
+
+
+def read_params(repo: Repo, rev: str, *, label: str | None = None) -> dict[str, Any]:
+    """``params.yaml`` at ``rev`` flattened like DVC's params diff (any YAML scalar or list)."""
+    data = repo.show(rev, PARAMS_FILE)
+    if data is None:
+        return {}
+    source = source_name(label or rev, PARAMS_FILE)
+    return flatten(loads_yaml(data, source), source, numbers_only=False)

@@ -1,0 +1,111 @@
+"""Rich tables for the terminal: improvements green, regressions red (direction-aware)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mlgate.metrics.diff import infer_direction
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlgate.gate import GateResult
+    from mlgate.metrics import Diff
+
+STYLES = {
+    "pass": "green",
+    "fail": "bold red",
+    "inconclusive": "yellow",
+    "warn": "yellow",
+    "skip": "dim",
+}
+
+
+def _num(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def _change(d: float | None, direction: str) -> tuple[str, str]:
+    if d is None:
+        return "-", ""
+    if d == 0:
+        return "0", ""
+    better = (d > 0) == (direction == "higher")
+    return f"{d:+.4g}", "green" if better else "red"
+
+
+def render_diff(
+    console: Console,
+    metrics: Diff,
+    params: Diff | None = None,
+    *,
+    directions: Mapping[str, str] | None = None,
+) -> None:
+    """One table of metric changes (and one of params) to ``console``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if not metrics and not params:
+        console.print("No metrics or params changed.")
+        return
+    if metrics:
+        table = Table(title="Metrics", title_justify="left")
+        for col, justify in (("file", "left"), ("metric", "left"), ("baseline", "right"),
+                             ("candidate", "right"), ("change", "right")):  # fmt: skip
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for file, changes in metrics.files.items():
+            for key, c in changes.items():
+                direction = (directions or {}).get(f"{file}:{key}") or infer_direction(key)
+                text, style = _change(c.diff, direction)
+                table.add_row(
+                    Text(file), Text(key), _num(c.old), _num(c.new), Text(text, style=style)
+                )
+        console.print(table)
+    if params:
+        ptable = Table(title="Params", title_justify="left")
+        for col in ("file", "param", "baseline", "candidate"):
+            ptable.add_column(col)
+        for file, pchanges in params.files.items():
+            for key, c in pchanges.items():
+                ptable.add_row(Text(file), Text(key), Text(_num(c.old)), Text(_num(c.new)))
+        console.print(ptable)
+
+
+def render_gate(console: Console, result: GateResult) -> None:
+    """One line per check (metric, values, limit, status, why), then the verdict."""
+    from rich.table import Table
+    from rich.text import Text
+
+    base = result.baseline.short if result.baseline else "none"
+    cand = result.candidate.short + (
+        " (working tree)" if result.candidate.rev == "workspace" else ""
+    )
+    console.print(f"baseline {base} -> candidate {cand}; policy from {result.policy_from}")
+    for note in result.notes:
+        console.print(Text(f"note: {note}", style="dim"))
+    if result.rules:
+        table = Table(show_edge=False)
+        for col in ("status", "rule", "metric", "baseline", "candidate", "limit", "why"):
+            table.add_column(
+                col, justify="right" if col in ("baseline", "candidate", "limit") else "left"
+            )
+        for r in result.rules:
+            metric = r.metric + (f" [{r.slice}]" if r.slice else "")
+            status = r.status + (" (near miss)" if r.near_miss else "")
+            table.add_row(
+                Text(status, style=STYLES[r.status]),
+                Text(f"{r.rule} {r.check}"),
+                Text(metric),
+                _num(r.baseline),
+                _num(r.candidate),
+                _num(r.limit),
+                Text(r.message),
+            )
+        console.print(table)
+    style = "bold green" if result.passed else "bold red"
+    console.print(Text(f"gate: {result.verdict}", style=style))
