@@ -227,7 +227,11 @@ def _metric_rule(
                     RuleResult(check=name, status="warn", limit=limit, message=msg, **common)
                 )
             else:
-                msg = f"improved by {_fmt(improvement)} <= {_fmt(limit)}"
+                msg = (
+                    f"improved by {_fmt(improvement)} <= {_fmt(limit)}"
+                    if improvement > 0
+                    else "no improvement"
+                )
                 out.append(
                     RuleResult(check=name, status="pass", limit=limit, message=msg, **common)
                 )

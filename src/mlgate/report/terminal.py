@@ -90,17 +90,16 @@ def render_gate(console: Console, result: GateResult) -> None:
         console.print(Text(f"note: {note}", style="dim"))
     if result.rules:
         table = Table(show_edge=False)
-        for col in ("status", "rule", "metric", "baseline", "candidate", "limit", "why"):
-            table.add_column(
-                col, justify="right" if col in ("baseline", "candidate", "limit") else "left"
-            )
+        for col in ("status", "metric", "check", "baseline", "candidate", "limit", "why"):
+            right = col in ("baseline", "candidate", "limit")
+            table.add_column(col, justify="right" if right else "left")
         for r in result.rules:
             metric = r.metric + (f" [{r.slice}]" if r.slice else "")
             status = r.status + (" (near miss)" if r.near_miss else "")
             table.add_row(
                 Text(status, style=STYLES[r.status]),
-                Text(f"{r.rule} {r.check}"),
                 Text(metric),
+                Text(r.check),
                 _num(r.baseline),
                 _num(r.candidate),
                 _num(r.limit),
