@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -138,7 +139,8 @@ def test_lost_create_response_does_not_duplicate(gh: GitHubClient, github_stub: 
     github_stub.fail_next(1, 502, after=True, when=lambda method, _path: method == "POST")
     comment = gh.upsert_comment(PR, "report")
     assert len(github_stub.comments) == 1
-    assert comment.id == github_stub.comments[0]["id"]
+    assert comment.id == github_stub.comments[0]["id"] and comment.created
+    assert [r.method for r in github_stub.requests] == ["GET", "POST", "GET", "PATCH"]
 
 
 @pytest.mark.parametrize(
@@ -236,3 +238,54 @@ def test_from_env() -> None:
         )
     with GitHubClient.from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r"}) as client:
         assert client.api_url == "https://api.github.com"
+
+
+@contextmanager
+def _mock_client(
+    handler: Callable[[httpx.Request], httpx.Response], slept: list[float]
+) -> Iterator[GitHubClient]:
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        yield GitHubClient(
+            "tok-secret",
+            "octo/demo",
+            api_url="https://api.github.com",
+            client=http,
+            sleep=slept.append,
+        )
+
+
+def test_connection_errors_retried_then_reported(slept: list[float]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with (
+        _mock_client(handler, slept) as client,
+        pytest.raises(RemoteError, match=r"after 5 attempts.*cannot connect"),
+    ):
+        client.find_comment(1)
+    assert slept == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_retry_after_as_http_date(slept: list[float]) -> None:
+    answers = [
+        httpx.Response(503, headers={"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+        httpx.Response(200, json=[]),
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0)
+
+    with _mock_client(handler, slept) as client:
+        assert client.find_comment(1) is None
+    assert slept == [0.0]  # a date in the past: retry at once
+
+
+def test_server_echo_of_token_is_redacted(slept: list[float]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            422, json={"message": f"bad header {request.headers['authorization']}"}
+        )
+
+    with _mock_client(handler, slept) as client, pytest.raises(RemoteError) as info:
+        client.create_release("v1", "v1", "")
+    assert "tok-secret" not in str(info.value) and "***" in str(info.value)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -183,8 +184,6 @@ class GitHubClient:
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> GitHubClient:
         """A client from ``GITHUB_TOKEN``, ``GITHUB_REPOSITORY`` and ``GITHUB_API_URL``
         (default ``https://api.github.com``), as GitHub Actions sets them."""
-        import os
-
         env = os.environ if environ is None else environ
         token = env.get("GITHUB_TOKEN", "")
         if not token:
@@ -234,22 +233,13 @@ class GitHubClient:
         text = _prepare_body(body, marker)
         existing = self.find_comment(pr, marker)
         if existing is not None:
-            reply = self._request(
-                "PATCH",
-                f"/repos/{self.repository}/issues/comments/{existing.id}",
-                json={"body": text},
-            )
-            return _comment(reply.data, created=False)
+            return _comment(self._update_comment(existing.id, text).data, created=False)
 
         def created_meanwhile() -> Any:
             # A POST that failed with 5xx may still have created the comment: look before
             # posting again, so a flaky API never leaves two report comments.
             found = self.find_comment(pr, marker)
-            return (
-                None
-                if found is None
-                else {"id": found.id, "html_url": found.html_url, "body": found.body}
-            )
+            return None if found is None else self._update_comment(found.id, text).data
 
         reply = self._request(
             "POST",
@@ -258,6 +248,11 @@ class GitHubClient:
             before_retry=created_meanwhile,
         )
         return _comment(reply.data, created=True)
+
+    def _update_comment(self, comment_id: int, text: str) -> _Reply:
+        return self._request(
+            "PATCH", f"/repos/{self.repository}/issues/comments/{comment_id}", json={"body": text}
+        )
 
     def create_release(self, tag: str, name: str, body: str) -> dict[str, Any]:
         """Create a published release for an existing tag; returns GitHub's release object."""
@@ -406,7 +401,7 @@ class GitHubClient:
                 f"{status} rate limited", wait if wait is not None else 60.0, ambiguous=False
             )
         if status >= 500:
-            raise _Retry(f"{status} {response.reason_phrase}", None, ambiguous=True)
+            raise _Retry(f"{status} {response.reason_phrase}", wait, ambiguous=True)
         raise RemoteError(self._explain(status, what, message))
 
     def _rate_limit_wait(self, response: httpx.Response) -> float | None:
@@ -416,9 +411,11 @@ class GitHubClient:
             try:
                 return float(retry_after)
             except ValueError:
-                when = email.utils.parsedate_to_datetime(retry_after) if retry_after else None
-                if when is not None:
-                    return when.timestamp() - self._clock()
+                pass
+            try:  # the HTTP-date form of retry-after
+                return email.utils.parsedate_to_datetime(retry_after).timestamp() - self._clock()
+            except (TypeError, ValueError):
+                pass
         if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
             try:
                 return float(headers["x-ratelimit-reset"]) - self._clock()
