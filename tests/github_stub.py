@@ -91,6 +91,7 @@ class GitHubStub:
         self.failures: list[Failure] = []
         self.rate_limit_reset = 1_900_000_000
         self._next_id = 1000
+        self._base = ""
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -268,7 +269,15 @@ class GitHubStub:
         return max([*self.issues, 0]) + 1
 
     # -- request handling (runs on server threads) --------------------------------------------
-    def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> _Reply:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], body: Any, *, base: str = ""
+    ) -> _Reply:
+        """Answer one authenticated request; ``base`` is the URL the client used (its Host)."""
+        with self._lock:
+            self._base = base or self.url
+            return self._handle(method, path, query, body)
+
+    def _handle(self, method: str, path: str, query: dict[str, str], body: Any) -> _Reply:
         prefix = f"/repos/{self.repository}/"
         if not path.startswith(prefix):  # another repository, or no such endpoint
             raise _error(404, "Not Found")
@@ -471,7 +480,7 @@ class GitHubStub:
         def link(n: int, rel: str) -> str:
             params = {k: v for k, v in query.items() if k not in ("page", "per_page")}
             params.update(per_page=str(per_page), page=str(n))
-            return f'<{self.url}{path}?{urlencode(params)}>; rel="{rel}"'
+            return f'<{self._base}{path}?{urlencode(params)}>; rel="{rel}"'
 
         if page > 1:
             links += [link(page - 1, "prev"), link(1, "first")]
@@ -543,7 +552,8 @@ class _Handler(BaseHTTPRequestHandler):
                 {"message": failure.message, "documentation_url": DOCS},
                 failure.headers,
             )
-        reply = stub.handle(method, path, query, body)
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        reply = stub.handle(method, path, query, body, base=f"http://{host}")
         if failure is not None:  # processed, but the answer is lost on the way back
             raise _Reply(failure.status, {"message": failure.message}, failure.headers)
         return reply
