@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlgate.ci import actions
@@ -120,6 +120,7 @@ def test_outputs_value_cannot_forge_the_delimiter(tmp_path: Path) -> None:
     assert parse_output_file(out.read_text()) == {"verdict": "fail", "note": evil}
 
 
+@settings(deadline=None)  # writes a file per example: disk latency is not a bug
 @given(values=st.dictionaries(st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True), TEXT))
 def test_outputs_round_trip(
     tmp_path_factory: pytest.TempPathFactory, values: dict[str, str]
