@@ -170,8 +170,7 @@ def _metric_rule(s: Section, index: int, default_file: str) -> MetricRule:
         inconclusive=s.string("inconclusive", "warn", choices=INCONCLUSIVE),
         max_improvement=s.optional_number("max_improvement", min=0),
     )
-    if rule.min is not None and rule.max is not None and rule.min > rule.max:
-        s.fail("min", f"must not exceed max ({rule.min:g} > {rule.max:g})")
+    _check_bound(s, rule.direction, rule.min, rule.max)
     if (
         rule.significance is not None
         and rule.max_regression is None
@@ -181,10 +180,19 @@ def _metric_rule(s: Section, index: int, default_file: str) -> MetricRule:
     return rule
 
 
+def _check_bound(s: Section, direction: str, low: float | None, high: float | None) -> None:
+    # A bound caps the worst acceptable value: a better candidate must never fail the gate
+    # (suspiciously large gains are what max_improvement is for).
+    if direction == "lower" and low is not None:
+        s.fail("min", "the metric is lower-is-better, so bound it with max (or set direction)")
+    if direction == "higher" and high is not None:
+        s.fail("max", "the metric is higher-is-better, so bound it with min (or set direction)")
+
+
 def _slice_rule(s: Section, index: int) -> SliceRule:
     s.check_keys(_SLICE_KEYS)
     metric = s.string("metric")
-    return SliceRule(
+    rule = SliceRule(
         name=f"slices[{index}]",
         metric=metric,
         file=s.string("file", DEFAULT_SLICES_FILE),
@@ -194,3 +202,5 @@ def _slice_rule(s: Section, index: int) -> SliceRule:
         max_regression=s.optional_number("max_regression", min=0),
         min_n=s.integer("min_n", 0, min=0),
     )
+    _check_bound(s, rule.direction, rule.min, rule.max)
+    return rule

@@ -1,0 +1,420 @@
+"""mlgate.gate: policy parsing, the pure evaluation, significance, baselines at revisions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlgate.config import Section
+from mlgate.errors import ConfigError, GitError
+from mlgate.gate import (
+    GateResult,
+    Policy,
+    Predictions,
+    Snapshot,
+    evaluate_revisions,
+    evaluate_snapshots,
+    load_policy,
+    resolve_baseline,
+)
+from mlgate.git import Repo
+from tests.conftest import add_origin, git, run
+from tests.gate_support import SLICES, commit, metrics_repo, predictions_csv
+
+SCORES = "metrics/scores.json"
+
+
+def policy(data: dict[str, Any]) -> Policy:
+    return load_policy(Section(data, file="params.yaml", where="gate"))
+
+
+def snap(rev: str = "b" * 40, predictions: Predictions | None = None, **metrics: Any) -> Snapshot:
+    files: dict[str, dict[str, Any]] = {SCORES: dict(metrics)}
+    return Snapshot(rev=rev, metrics=files, predictions=predictions)
+
+
+def statuses(result: GateResult) -> list[tuple[str, str, str]]:
+    return [(r.metric, r.check, r.status) for r in result.rules]
+
+
+# -- policy ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"rules": [{"metric": "f1"}, {"metric": "auc", "max_regression": "x"}]},
+            'params.yaml: gate.rules[1].max_regression: expected a number, got "x"',
+        ),
+        (
+            {"rules": [{"metric": "f1", "max_regresion": 0.1}]},
+            "params.yaml: gate.rules[0].max_regresion: unknown key",
+        ),
+        (
+            {"rules": [{"metric": "f1", "direction": "up"}]},
+            'params.yaml: gate.rules[0].direction: expected one of higher, lower, got "up"',
+        ),
+        ({"rules": [{"min": 0.5}]}, "params.yaml: gate.rules[0].metric: missing"),
+        (
+            {"rules": [{"metric": "f1", "significance": 0.05}]},
+            "gate.rules[0].significance: needs max_regression or max_regression_rel",
+        ),
+        (
+            {"rules": [{"metric": "log_loss", "min": 0.1}]},
+            "gate.rules[0].min: the metric is lower-is-better, so bound it with max",
+        ),
+        ({"rules": [{"metric": "f1", "max": 0.99}]}, "gate.rules[0].max: the metric is higher"),
+        ({"rules": {"metric": "f1"}}, "params.yaml: gate.rules: expected a list"),
+        ({"slices": [{"metric": "acc", "min_n": 1.5}]}, "gate.slices[0].min_n: expected a whole"),
+        ({"confidence": 2}, "params.yaml: gate.confidence: must be <= 0.999"),
+        ({"rules": [{"metric": "f1", "max_regression": -1}]}, "max_regression: must be >= 0"),
+    ],
+)
+def test_policy_errors_name_the_key(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        policy(data)
+    assert message in str(info.value)
+
+
+def test_policy_defaults_and_inferred_direction() -> None:
+    p = policy({"rules": [{"metric": "log_loss"}, {"metric": "f1", "file": "m.json"}]})
+    assert [r.direction for r in p.rules] == ["lower", "higher"]
+    assert p.rules[1].file == "m.json" and p.rules[0].file == SCORES
+    assert p.rules[0].inconclusive == "warn" and p.bootstrap_samples == 1000
+
+
+def test_default_params_policy_loads() -> None:
+    from mlgate.config import load_params
+
+    root = Path(__file__).resolve().parents[1]
+    p = load_policy(load_params(root / "params.yaml").section("gate"))
+    assert {r.metric for r in p.rules} >= {"roc_auc", "log_loss"} and p.slices
+
+
+# -- absolute and relative rules --------------------------------------------------------------
+def test_absolute_and_relative_rules() -> None:
+    p = policy(
+        {
+            "rules": [
+                {"metric": "auc", "min": 0.9, "max_regression": 0.01},
+                {"metric": "log_loss", "max": 0.3, "max_regression_rel": 0.1},
+            ]
+        }
+    )
+    base = snap(auc=0.95, log_loss=0.2)
+    ok = evaluate_snapshots(p, baseline=base, candidate=snap(auc=0.945, log_loss=0.21))
+    assert ok.verdict == "pass" and ok.passed
+    bad = evaluate_snapshots(p, baseline=base, candidate=snap(auc=0.93, log_loss=0.25))
+    assert bad.verdict == "fail"
+    assert statuses(bad) == [
+        ("auc", "min", "pass"),
+        ("auc", "max_regression", "fail"),
+        ("log_loss", "max", "pass"),
+        ("log_loss", "max_regression_rel", "fail"),
+    ]
+    fail = bad.failures[0]
+    assert fail.baseline == 0.95 and fail.candidate == 0.93 and fail.limit == 0.01
+    assert "worse by 0.02 > allowed 0.01" in fail.message
+
+
+def test_near_miss_and_max_improvement() -> None:
+    p = policy({"rules": [{"metric": "auc", "max_regression": 0.01, "max_improvement": 0.02}]})
+    near = evaluate_snapshots(p, baseline=snap(auc=0.95), candidate=snap(auc=0.941))
+    assert near.passed and near.rules[0].near_miss and near.warnings
+    leak = evaluate_snapshots(p, baseline=snap(auc=0.9), candidate=snap(auc=0.99))
+    assert leak.passed and leak.rules[1].status == "warn" and "leakage" in leak.rules[1].message
+
+
+def test_missing_metric_fails_naming_it() -> None:
+    p = policy({"rules": [{"metric": "auc", "min": 0.5}]})
+    result = evaluate_snapshots(p, baseline=snap(auc=0.9), candidate=snap(f1=0.9))
+    assert result.verdict == "fail"
+    assert result.rules[0].check == "present" and "no auc in metrics/scores.json" in (
+        result.rules[0].message
+    )
+
+
+def test_no_baseline_skips_relative_rules_with_a_note() -> None:
+    p = policy({"rules": [{"metric": "auc", "min": 0.5, "max_regression": 0.01}]})
+    result = evaluate_snapshots(p, baseline=None, candidate=snap(auc=0.9))
+    assert statuses(result) == [("auc", "min", "pass"), ("auc", "max_regression", "skip")]
+    assert result.passed and "no baseline" in result.notes[0]
+    empty = Snapshot(rev="a" * 40, metrics={})
+    first = evaluate_snapshots(p, baseline=empty, candidate=snap(auc=0.9))
+    assert first.passed and "the baseline has no metrics" in first.notes[0]
+
+
+# -- significance ------------------------------------------------------------------------------
+def _preds(y: np.ndarray, score: np.ndarray) -> Predictions:
+    return Predictions(
+        row_id=np.array([str(i) for i in range(len(y))]),
+        y_true=y.astype(float),
+        y_pred=(score >= 0.5).astype(float),
+        y_score=score,
+    )
+
+
+def _pair(flip: int, n: int = 400) -> tuple[Predictions, Predictions]:
+    rng = np.random.default_rng(1)
+    y = (rng.random(n) < 0.4).astype(float)
+    good = np.clip(y * 0.8 + rng.normal(0.1, 0.05, n), 0, 1)
+    bad = good.copy()
+    bad[:flip] = 1 - bad[:flip]  # the candidate gets `flip` rows wrong
+    return _preds(y, good), _preds(y, bad)
+
+
+def _accuracy(p: Predictions) -> float:
+    return float((p.y_true == p.y_pred).mean())
+
+
+@pytest.mark.parametrize(("flip", "status"), [(2, "inconclusive"), (40, "fail")])
+def test_paired_bootstrap_decides_significance(flip: int, status: str) -> None:
+    a, b = _pair(flip)
+    p = policy({"rules": [{"metric": "accuracy", "max_regression": 0.001, "significance": 0.05}]})
+    result = evaluate_snapshots(
+        p,
+        baseline=snap(predictions=a, accuracy=_accuracy(a)),
+        candidate=snap(predictions=b, accuracy=_accuracy(b)),
+    )
+    rule = result.rules[0]
+    assert rule.status == status and rule.method == "paired bootstrap"
+    assert rule.p_value is not None and rule.interval is not None
+    assert rule.interval[0] <= rule.change <= rule.interval[1]  # type: ignore[operator]
+    assert result.passed == (status == "inconclusive")
+    strict = policy(
+        {
+            "rules": [
+                {
+                    "metric": "accuracy",
+                    "max_regression": 0.001,
+                    "significance": 0.05,
+                    "inconclusive": "fail",
+                }
+            ]
+        }
+    )
+    again = evaluate_snapshots(
+        strict,
+        baseline=snap(predictions=a, accuracy=_accuracy(a)),
+        candidate=snap(predictions=b, accuracy=_accuracy(b)),
+    )
+    assert again.verdict == "fail"
+
+
+def test_unpaired_fallback_from_bootstrap_json() -> None:
+    p = policy({"rules": [{"metric": "auc", "max_regression": 0.001, "significance": 0.05}]})
+    boot = "metrics/bootstrap.json"
+
+    def side(auc: float, std: float) -> Snapshot:
+        return Snapshot(rev="c" * 40, metrics={SCORES: {"auc": auc}, boot: {"auc.std": std}})
+
+    noisy = evaluate_snapshots(p, baseline=side(0.95, 0.02), candidate=side(0.94, 0.02))
+    assert noisy.rules[0].status == "inconclusive" and noisy.rules[0].method == "unpaired normal"
+    sure = evaluate_snapshots(p, baseline=side(0.95, 0.001), candidate=side(0.90, 0.001))
+    assert sure.rules[0].status == "fail" and sure.rules[0].p_value < 0.001  # type: ignore[operator]
+    blind = evaluate_snapshots(p, baseline=snap(auc=0.95), candidate=snap(auc=0.9))
+    assert (
+        blind.rules[0].status == "fail" and "no predictions or bootstrap" in blind.rules[0].message
+    )
+
+
+def test_paired_bootstrap_is_deterministic() -> None:
+    a, b = _pair(10)
+    p = policy({"rules": [{"metric": "accuracy", "max_regression": 0.0, "significance": 0.05}]})
+    args = {
+        "baseline": snap(predictions=a, accuracy=_accuracy(a)),
+        "candidate": snap(predictions=b, accuracy=_accuracy(b)),
+    }
+    assert evaluate_snapshots(p, **args).to_json() == evaluate_snapshots(p, **args).to_json()
+
+
+# -- slices ---------------------------------------------------------------------------------------
+def test_slice_rules_respect_min_n() -> None:
+    p = policy(
+        {"slices": [{"metric": "accuracy", "min": 0.85, "max_regression": 0.03, "min_n": 20}]}
+    )
+    base = Snapshot(rev="a" * 40, metrics={"metrics/slices.json": _flat(SLICES)})
+    worse = {k: dict(v) for k, v in SLICES.items()}
+    worse["size=[12,15)"]["accuracy"] = 0.84
+    worse["size=[15,100)"]["accuracy"] = 0.1  # only 10 rows: ignored
+    cand = Snapshot(rev="b" * 40, metrics={"metrics/slices.json": _flat(worse)})
+    result = evaluate_snapshots(p, baseline=base, candidate=cand)
+    assert statuses(result) == [
+        ("accuracy", "slice_min", "fail"),
+        ("accuracy", "slice_max_regression", "fail"),
+    ]
+    assert {r.slice for r in result.rules} == {"size=[12,15)"}
+    ok = evaluate_snapshots(p, baseline=base, candidate=base)
+    assert ok.passed
+
+
+def test_slice_names_with_dots() -> None:
+    p = policy({"slices": [{"metric": "accuracy", "min": 0.5}]})
+    flat = {"r=[12.5,15).n": 30, "r=[12.5,15).accuracy": 0.4}
+    result = evaluate_snapshots(
+        p, baseline=None, candidate=Snapshot(rev="a" * 40, metrics={"metrics/slices.json": flat})
+    )
+    assert result.rules[0].slice == "r=[12.5,15)" and result.verdict == "fail"
+
+
+def _flat(slices: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {f"{k}.{m}": v for k, row in slices.items() for m, v in row.items()}
+
+
+def test_to_json_schema_version_1() -> None:
+    p = policy({"rules": [{"metric": "auc", "min": 0.99}]})
+    doc = evaluate_snapshots(p, baseline=snap(auc=0.95), candidate=snap(auc=0.95)).to_json()
+    assert doc["schema_version"] == 1 and doc["verdict"] == "fail"
+    assert set(doc) == {
+        "schema_version",
+        "verdict",
+        "baseline",
+        "candidate",
+        "policy",
+        "rules",
+        "metrics",
+        "notes",
+    }
+    assert doc["rules"][0]["status"] == "fail" and doc["rules"][0]["limit"] == 0.99
+    json.dumps(doc, allow_nan=False)
+
+
+# -- property: a better candidate never turns a pass into a fail --------------------------------
+_value = st.floats(0.0, 1.0, allow_nan=False)
+
+
+def _bound(rule: dict[str, Any]) -> dict[str, Any]:
+    """``bound`` becomes the bound that fits the direction (min for auc, max for log_loss)."""
+    out = dict(rule)
+    if "bound" in out:
+        out["max" if out["metric"] == "log_loss" else "min"] = out.pop("bound")
+    return out
+
+
+_rules = st.lists(
+    st.fixed_dictionaries(
+        {"metric": st.sampled_from(["auc", "log_loss"])},
+        optional={
+            "bound": _value,
+            "max_regression": st.floats(0, 0.2),
+            "max_regression_rel": st.floats(0, 0.5),
+            "max_improvement": st.floats(0, 0.2),
+            "significance": st.sampled_from([0.01, 0.05]),
+            "inconclusive": st.sampled_from(["warn", "fail"]),
+        },
+    )
+    .filter(lambda r: "significance" not in r or "max_regression" in r or "max_regression_rel" in r)
+    .map(_bound),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_rules, _value, _value, _value, _value, st.floats(0, 0.3), st.floats(0, 0.05))
+def test_better_candidate_never_turns_pass_into_fail(
+    rules: list[dict[str, Any]],
+    auc_b: float,
+    loss_b: float,
+    auc_c: float,
+    loss_c: float,
+    gain: float,
+    std: float,
+) -> None:
+    p = policy({"rules": rules})
+    boot = "metrics/bootstrap.json"
+
+    def side(auc: float, loss: float) -> Snapshot:
+        return Snapshot(
+            rev="d" * 40,
+            metrics={
+                SCORES: {"auc": auc, "log_loss": loss},
+                boot: {"auc.std": std, "log_loss.std": std},
+            },
+        )
+
+    base = side(auc_b, loss_b)
+    before = evaluate_snapshots(p, baseline=base, candidate=side(auc_c, loss_c))
+    after = evaluate_snapshots(
+        p, baseline=base, candidate=side(auc_c + gain, max(loss_c - gain, 0))
+    )
+    if before.passed:
+        assert after.passed, (before.to_json(), after.to_json())
+
+
+# -- at git revisions ----------------------------------------------------------------------------
+def test_policy_comes_from_the_baseline(tmp_path: Path, env: dict[str, str]) -> None:
+    root = metrics_repo(tmp_path / "repo", env)
+    base = git("rev-parse", "HEAD", cwd=root, env=env)
+    loose = {"train": {"C": 1.0}, "gate": {"rules": [{"metric": "roc_auc", "min": 0.1}]}}
+    commit(root, env, "worse model, looser gate", {
+        "params.yaml": loose,
+        "metrics/scores.json": {"accuracy": 0.9, "roc_auc": 0.85, "log_loss": 0.2},
+    })  # fmt: skip
+    result = evaluate_revisions(Repo(root, env), baseline=base, candidate="HEAD")
+    assert result.verdict == "fail" and result.policy_from == "baseline" and result.policy_changed
+    assert any("changes the gate policy" in n for n in result.notes)
+    assert result.policy_source == f"{base}:params.yaml"
+
+
+def test_first_adoption_uses_candidate_policy(tmp_path: Path, env: dict[str, str]) -> None:
+    root = metrics_repo(tmp_path / "repo", env, policy={})
+    from tests.gate_support import POLICY
+
+    commit(root, env, "adopt", {"params.yaml": {"gate": POLICY}})
+    result = evaluate_revisions(Repo(root, env), baseline="HEAD~1", candidate="HEAD")
+    assert result.policy_from == "candidate" and result.passed
+    assert any("first adoption" in n for n in result.notes)
+
+
+def test_bad_policy_at_baseline_names_revision(tmp_path: Path, env: dict[str, str]) -> None:
+    bad = {"rules": [{"metric": "roc_auc"}, {"metric": "f1", "max_regression": "x"}]}
+    root = metrics_repo(tmp_path / "repo", env, policy=bad)
+    with pytest.raises(ConfigError, match=r"main:params.yaml: gate.rules\[1\].max_regression"):
+        evaluate_revisions(Repo(root, env), baseline="main")
+
+
+def test_predictions_pair_through_git(tmp_path: Path, env: dict[str, str]) -> None:
+    y = [0, 1] * 50
+    root = metrics_repo(
+        tmp_path / "repo",
+        env,
+        policy={"rules": [{"metric": "roc_auc", "max_regression": 0.0, "significance": 0.05}]},
+        extra={"metrics/predictions.csv": predictions_csv(y, [0.2 + 0.6 * v for v in y])},
+    )
+    commit(root, env, "same", {})
+    result = evaluate_revisions(Repo(root, env), baseline="HEAD~1", candidate="HEAD")
+    assert result.passed
+    assert result.metrics[0].method == "paired bootstrap"
+
+
+def test_resolve_baseline(tmp_path: Path, env: dict[str, str]) -> None:
+    root = metrics_repo(tmp_path / "repo", env)
+    add_origin(root, tmp_path / "origin.git", env)
+    main = git("rev-parse", "HEAD", cwd=root, env=env)
+    git("checkout", "-q", "-b", "feature", cwd=root, env=env)
+    commit(root, env, "feature work", {"metrics/scores.json": {"roc_auc": 0.9}})
+    repo = Repo(root, env)
+    assert resolve_baseline(repo, environ={}) == main
+    assert resolve_baseline(repo, environ={"GITHUB_BASE_REF": "main"}) == main
+    with pytest.raises(GitError, match="fetch-depth: 0"):
+        resolve_baseline(repo, environ={"GITHUB_BASE_REF": "release"})
+
+
+def test_shallow_clone_says_fetch_depth(tmp_path: Path, env: dict[str, str]) -> None:
+    root = metrics_repo(tmp_path / "repo", env)
+    commit(root, env, "two", {"metrics/scores.json": {"roc_auc": 0.9}})
+    commit(root, env, "three", {"metrics/scores.json": {"roc_auc": 0.91}})
+    shallow = tmp_path / "shallow"
+    run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{root}", str(shallow)],
+        cwd=tmp_path,
+        env=env,
+    )
+    with pytest.raises(GitError, match="fetch-depth: 0"):
+        evaluate_revisions(Repo(shallow, env), baseline="HEAD~2")

@@ -1,0 +1,185 @@
+"""mlgate.metrics: declared files, strict parsing, DVC-style flattening, the pure diff."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlgate.errors import ConfigError, DataError, GitError
+from mlgate.git import WORKTREE, Repo
+from mlgate.metrics import (
+    declared_metrics,
+    diff_metrics,
+    flatten,
+    infer_direction,
+    parse_metrics,
+    read_metrics,
+    read_params,
+)
+from tests.conftest import git
+from tests.gate_support import commit, metrics_repo
+
+
+def test_declared_metrics_stages_wdir_and_top_level() -> None:
+    text = b"""
+stages:
+  a:
+    cmd: x
+    metrics:
+      - m/a.json:
+          cache: false
+      - m/b.yaml
+  b:
+    cmd: y
+    wdir: sub
+    metrics:
+      - ../m/c.json
+      - d.json
+  tmpl:
+    foreach: [1, 2]
+    do:
+      cmd: z
+      metrics:
+        - m/${item}.json
+metrics:
+  - top.json
+  - m/a.json
+"""
+    assert declared_metrics(text) == ["m/a.json", "m/b.yaml", "m/c.json", "sub/d.json", "top.json"]
+    assert declared_metrics(None) == []
+
+
+def test_declared_metrics_rejects_bad_shapes() -> None:
+    with pytest.raises(ConfigError, match=r"dvc.yaml: stages.a.metrics: expected a list"):
+        declared_metrics(b"stages:\n  a:\n    metrics: m.json\n")
+    with pytest.raises(ConfigError, match="invalid YAML at line"):
+        declared_metrics(b"stages: [\n")
+
+
+def test_flatten_like_dvc() -> None:
+    data = {"a": {"b": 1, "c": {"d": 2.5}, "e": {}}, "f": 3, 1: {"x": 0}}
+    assert flatten(data, "m.json") == {"a.b": 1, "a.c.d": 2.5, "f": 3, "1.x": 0}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b'{"acc": NaN}', "NaN is not a finite number"),
+        (b'{"acc": Infinity}', "Infinity is not a finite number"),
+        (b'{"acc": 1e999}', "overflows to infinity"),
+        (b'{"acc": 1, "acc": 2}', "duplicate key 'acc'"),
+        (b'{"acc": "high"}', 'acc: expected a number, got "high"'),
+        (b'{"acc": true}', "acc: expected a number, got True"),
+        (b'{"acc": null}', "acc: expected a number, got None"),
+        (b'{"acc": [1, 2]}', r"acc: expected a number, got \[1, 2\]"),
+        (b'{"a": {"b": 1}, "a.b": 2}', "a.b: the key appears twice"),
+        (b"[1, 2]", "expected a mapping of metrics"),
+        (b'{"acc": 0.9', "invalid JSON at line 1"),
+    ],
+)
+def test_parse_metrics_is_strict(text: bytes, message: str) -> None:
+    with pytest.raises(DataError, match=message) as info:
+        parse_metrics(text, "main:metrics/scores.json")
+    assert str(info.value).startswith("main:metrics/scores.json: ")
+
+
+def test_parse_yaml_and_toml_metrics() -> None:
+    assert parse_metrics(b"a:\n  b: 0.5\n", "m.yaml") == {"a.b": 0.5}
+    assert parse_metrics(b"[a]\nb = 2\n", "m.toml") == {"a.b": 2}
+    with pytest.raises(DataError, match=r"m.yaml: a: expected a finite number, got nan"):
+        parse_metrics(b"a: .nan\n", "m.yaml")
+    with pytest.raises(ConfigError, match="m.yaml: invalid YAML"):
+        parse_metrics(b"a: [\n", "m.yaml")
+
+
+def test_diff_shape_matches_dvc() -> None:
+    old = {"m.json": {"acc": 0.5, "n": 10, "gone": 1.0, "same": 2}, "old.json": {"x": 1}}
+    new = {"m.json": {"acc": 0.75, "n": 12, "new": 3.0, "same": 2.0}, "new.json": {"y": 2}}
+    assert diff_metrics(old, new).to_json() == {
+        "m.json": {
+            "acc": {"old": 0.5, "new": 0.75, "diff": 0.25},
+            "gone": {"old": 1.0, "new": None},
+            "n": {"old": 10, "new": 12, "diff": 2},
+            "new": {"old": None, "new": 3.0},
+        },
+        "new.json": {"y": {"old": None, "new": 2}},
+        "old.json": {"x": {"old": 1, "new": None}},
+    }
+    everything = diff_metrics(old, new, all=True).to_json()
+    assert everything["m.json"]["same"] == {"old": 2, "new": 2.0, "diff": 0.0}
+
+
+def test_infer_direction() -> None:
+    assert infer_direction("log_loss") == "lower"
+    assert infer_direction("val.error_rate") == "lower"
+    assert infer_direction("loss_curve.auc") == "higher"  # only the leaf name counts
+    assert infer_direction("roc_auc") == "higher"
+
+
+# -- property-based ---------------------------------------------------------------------------
+_keys = st.text(alphabet="abcxyz_.0", min_size=1, max_size=4)
+_leaf = st.one_of(
+    st.integers(-(10**6), 10**6), st.floats(allow_nan=False, allow_infinity=False, width=32)
+)
+_nested: Any = st.recursive(
+    _leaf, lambda children: st.dictionaries(_keys, children, max_size=4), max_leaves=12
+)
+_metrics_file = st.dictionaries(_keys, _nested, max_size=5)
+_files = st.dictionaries(st.sampled_from(["a.json", "b.json", "c.json"]), _metrics_file, max_size=3)
+
+
+def _flat_files(files: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    try:
+        return {name: flatten(data, name) for name, data in files.items()}
+    except DataError:  # "a.b" next to {"a": {"b": ...}}: rejected, as DVC rejects it
+        return None
+
+
+@given(_files, _files)
+def test_any_nested_metrics_diff_without_crashing(old: dict[str, Any], new: dict[str, Any]) -> None:
+    a, b = _flat_files(old), _flat_files(new)
+    if a is None or b is None:
+        return
+    result = diff_metrics(a, b).to_json()
+    for changes in result.values():
+        for change in changes.values():
+            assert change["old"] != change["new"]
+            if "diff" in change:
+                assert math.isclose(change["new"] - change["old"], change["diff"])
+
+
+@given(_files)
+def test_diff_of_x_against_x_is_empty(files: dict[str, Any]) -> None:
+    flat = _flat_files(files)
+    if flat is None:
+        return
+    assert diff_metrics(flat, flat).to_json() == {}
+    assert not diff_metrics(flat, flat)
+
+
+# -- at git revisions -------------------------------------------------------------------------
+def test_read_metrics_and_params_at_revisions(tmp_path: Path, env: dict[str, str]) -> None:
+    root = metrics_repo(tmp_path / "repo", env)
+    first = git("rev-parse", "HEAD", cwd=root, env=env)
+    commit(root, env, "better", {"metrics/scores.json": {"accuracy": 0.95, "roc_auc": 0.96}})
+    (root / "metrics" / "scores.json").write_text('{"accuracy": 0.5}')
+    repo = Repo(root, env)
+    assert read_metrics(repo, first)["metrics/scores.json"]["roc_auc"] == 0.95
+    assert read_metrics(repo, "HEAD")["metrics/scores.json"] == {"accuracy": 0.95, "roc_auc": 0.96}
+    assert read_metrics(repo, WORKTREE)["metrics/scores.json"] == {"accuracy": 0.5}
+    assert "metrics/bootstrap.json" not in read_metrics(repo, first)  # declared, absent
+    assert read_params(repo, first)["gate.rules"][0]["metric"] == "roc_auc"
+    with pytest.raises(GitError, match="unknown revision 'nope'"):
+        read_metrics(repo, "nope")
+
+
+def test_read_metrics_names_revision_in_errors(tmp_path: Path, env: dict[str, str]) -> None:
+    root = metrics_repo(tmp_path / "repo", env)
+    commit(root, env, "broken", {"metrics/scores.json": '{"accuracy": NaN}'})
+    with pytest.raises(DataError, match=r"^HEAD:metrics/scores.json: NaN is not a finite"):
+        read_metrics(Repo(root, env), "HEAD")
