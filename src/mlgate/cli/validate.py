@@ -1,0 +1,74 @@
+"""``mlgate validate DATA``: schema checks and drift of a CSV or Parquet file."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "check a CSV or Parquet file against the schema and the reference profile (drift)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", metavar="DATA", help="CSV or Parquet file to check")
+    parser.add_argument(
+        "--schema", help="schema YAML (default: validate.schema in params.yaml or data/schema.yaml)"
+    )
+    parser.add_argument(
+        "--profile",
+        help="reference profile JSON for drift (default: validate.profile in params.yaml or "
+        "data/reference_profile.json, when it exists)",
+    )
+    parser.add_argument("--params", default="params.yaml", help="thresholds: its validate: section")
+    parser.add_argument("--json", action="store_true", help="print metrics JSON instead of tables")
+    parser.add_argument("-o", "--output", metavar="FILE", help="also write the metrics JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
+    from mlgate.data.validate import load_inputs, load_settings, validate_file
+    from mlgate.fileio import dumps_json, write_json
+
+    settings = load_settings(args.params)
+    profile_path = args.profile
+    if profile_path is None and os.path.isfile(settings.profile):
+        profile_path = settings.profile
+    schema, profile = load_inputs(args.schema or settings.schema, profile_path)
+    console = None
+    progress = None
+    large = os.path.isfile(args.data) and os.path.getsize(args.data) > 32 << 20
+    if large and not args.json and sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import Progress
+
+        console = Console(stderr=True)
+        bar = Progress(console=console, transient=True)
+        task = bar.add_task(f"reading {args.data}", total=None)
+        bar.start()
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+    try:
+        result = validate_file(
+            args.data,
+            schema=schema,
+            profile=profile,
+            thresholds=settings.thresholds,
+            progress=progress,
+        )
+    finally:
+        if console is not None:
+            bar.stop()
+    metrics = result.to_metrics()
+    if args.output:
+        write_json(args.output, metrics)
+    if args.json:
+        sys.stdout.write(dumps_json(metrics))
+    else:
+        from rich.console import Console
+
+        from mlgate.data.terminal import render
+
+        render(result, Console(highlight=False))
+    return 0 if result.passed else 1

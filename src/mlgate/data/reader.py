@@ -1,0 +1,211 @@
+"""Read CSV and Parquet files as a stream of pyarrow record batches (bounded memory).
+
+Parquet is read one row group at a time (``iter_batches`` over a whole 10M-row file held
+0.8 GiB; one row group at a time stays near 0.15 GiB); string columns come back
+dictionary-encoded. CSV is read with pyarrow's streaming reader in blocks, with the schema's
+types; a value that does not convert (``x19.69`` in a float column) raises :class:`Retype`
+so the caller can read that column as text and report the bad rows as a dtype violation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+
+from mlgate.errors import DataError
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` after each batch (rows for Parquet, bytes for CSV)."""
+
+CSV_BLOCK = 8 << 20
+MAX_GROUP_ROWS = 2_000_000  # larger row groups are read in slices of this many rows
+
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+_ARROW = {"integer": pa.int64(), "float": pa.float64(), "boolean": pa.bool_(), "string": _TEXT}
+_CONVERSION = re.compile(r"In CSV column #(\d+): .*CSV conversion error")
+
+
+class Retype(Exception):  # a signal to the caller, never shown to users
+    """A CSV column holds values that do not convert to its expected type."""
+
+    def __init__(self, column: str) -> None:
+        super().__init__(column)
+        self.column = column
+
+
+@dataclass
+class Table:
+    """An open data file: its format, column names and a batch iterator."""
+
+    path: str
+    format: str
+    names: list[str]
+    total: int
+    batches: Iterator[pa.RecordBatch] = field(repr=False)
+
+
+def is_parquet(path: str) -> bool:
+    if path.endswith((".parquet", ".pq")):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
+def open_table(
+    path: str,
+    *,
+    types: dict[str, str] | None = None,
+    as_text: frozenset[str] = frozenset(),
+    progress: Progress | None = None,
+) -> Table:
+    """Open ``path`` (CSV or Parquet); ``types`` maps column -> schema dtype (CSV only)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{path}: data file not found")
+    if p.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty; expected a header and rows")
+    if is_parquet(path):
+        return _open_parquet(path, progress)
+    return _open_csv(path, types or {}, as_text, progress)
+
+
+def _open_parquet(path: str, progress: Progress | None) -> Table:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path)
+        arrow_schema = meta.schema_arrow
+        text = [f.name for f in arrow_schema if pa.types.is_string(f.type)]
+        handle = pq.ParquetFile(path, read_dictionary=text) if text else meta
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from exc
+    total = handle.metadata.num_rows
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        done = 0
+        try:
+            for i in range(handle.num_row_groups):
+                rows = handle.metadata.row_group(i).num_rows
+                if rows > MAX_GROUP_ROWS:
+                    parts: Any = handle.iter_batches(batch_size=MAX_GROUP_ROWS, row_groups=[i])
+                else:
+                    parts = handle.read_row_group(i).to_batches()
+                for batch in parts:
+                    yield batch
+                    done += batch.num_rows
+                    if progress is not None:
+                        progress(done, total)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"{path}: corrupt Parquet data ({_first_line(exc)})") from exc
+
+    return Table(path, "parquet", list(arrow_schema.names), total, batches())
+
+
+class _Counting:
+    """A read-only file that counts the bytes read (for the progress bar)."""
+
+    def __init__(self, handle: IO[bytes], progress: Progress, total: int) -> None:
+        self.handle, self.progress, self.total, self.done = handle, progress, total, 0
+        self.closed = False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.handle.read(n)
+        self.done += len(data)
+        self.progress(self.done, self.total)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+        self.handle.close()
+
+
+def _open_csv(
+    path: str, types: dict[str, str], as_text: frozenset[str], progress: Progress | None
+) -> Table:
+    import pyarrow.csv as csv
+
+    column_types = {name: _ARROW[dtype] for name, dtype in types.items()}
+    column_types.update({name: _TEXT for name in as_text})
+    total = Path(path).stat().st_size
+    source: Any = path
+    if progress is not None:
+        source = pa.PythonFile(_Counting(open(path, "rb"), progress, total), mode="r")  # noqa: SIM115
+    try:
+        reader = csv.open_csv(
+            source,
+            read_options=csv.ReadOptions(block_size=CSV_BLOCK),
+            convert_options=csv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
+        )
+        names = list(reader.schema.names)
+    except pa.ArrowException as exc:
+        raise _csv_error(path, exc, None) from exc
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise DataError(f"{path}: column {dup!r} appears twice in the header; rename one")
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except pa.ArrowException as exc:
+            raise _csv_error(path, exc, names) from exc
+
+    return Table(path, "csv", names, total, batches())
+
+
+def _csv_error(path: str, exc: Exception, names: list[str] | None) -> Exception:
+    message = _first_line(exc)
+    match = _CONVERSION.search(message)
+    if match is not None and "to string" not in message and "to dictionary" not in message:
+        index = int(match.group(1))
+        if names is None:
+            names = _header(path)
+        if index < len(names):
+            return Retype(names[index])
+    if "Empty CSV file" in message:
+        return DataError(f"{path}: the file is empty; expected a header and rows")
+    if "invalid UTF8" in message or "UTF8" in message:
+        return DataError(f"{path}: not UTF-8 text ({message}); re-encode the file as UTF-8")
+    if "CSV parse error" in message:
+        return DataError(
+            f"{path}: malformed CSV ({message}); every row needs as many fields as the header"
+        )
+    return DataError(f"{path}: cannot read the CSV ({message})")
+
+
+def _header(path: str) -> list[str]:
+    import csv
+
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def with_retypes(run: Callable[[frozenset[str]], Any], *, limit: int = 10_000) -> Any:
+    """Call ``run(as_text)``; on :class:`Retype`, rerun with that column read as text."""
+    as_text: frozenset[str] = frozenset()
+    for _ in range(limit):
+        try:
+            return run(as_text)
+        except Retype as exc:
+            if exc.column in as_text:
+                raise DataError(f"column {exc.column!r}: cannot read its values") from exc
+            as_text = as_text | {exc.column}
+    raise DataError("too many columns with values of the wrong type")

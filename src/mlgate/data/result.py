@@ -1,0 +1,127 @@
+"""The values validation returns: findings, per-column figures, the result, thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+METRICS_VERSION = 1
+MEASURES = ("psi", "ks")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """``warn`` and ``fail`` levels of one drift measure; ``None`` turns a level off."""
+
+    warn: float | None = None
+    fail: float | None = None
+
+    def level(self, value: float) -> str | None:
+        if self.fail is not None and value > self.fail:
+            return "violation"
+        if self.warn is not None and value > self.warn:
+            return "warning"
+        return None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Drift thresholds from the ``validate:`` section of params.yaml."""
+
+    psi: Limit = Limit(warn=0.1, fail=0.25)
+    ks: Limit = Limit(warn=0.1, fail=0.2)
+    psi_floor: float = 1e-4
+    columns: dict[str, dict[str, Limit]] = field(default_factory=dict)
+
+    def limit(self, column: str, measure: str) -> Limit:
+        override = self.columns.get(column, {}).get(measure)
+        if override is not None:
+            return override
+        return self.psi if measure == "psi" else self.ks
+
+
+@dataclass(frozen=True)
+class Example:
+    row: int
+    value: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed check: a violation (exit 1) or a warning."""
+
+    check: str
+    column: str | None
+    level: str
+    rows: int
+    message: str
+    examples: tuple[Example, ...] = ()
+    score: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "check": self.check,
+            "column": self.column,
+            "level": self.level,
+            "rows": self.rows,
+            "message": self.message,
+            "examples": [{"row": e.row, "value": e.value} for e in self.examples],
+        }
+        if self.score is not None:
+            out["score"] = self.score
+        return out
+
+
+@dataclass(frozen=True)
+class ColumnReport:
+    """Per-column figures: the type found, nulls, and drift scores (None: not measured)."""
+
+    name: str
+    dtype: str
+    nulls: int
+    null_rate: float
+    psi: float | None = None
+    ks: float | None = None
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    source: str
+    rows: int
+    columns: tuple[ColumnReport, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def violations(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.level == "violation")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.level == "warning")
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+    def to_metrics(self) -> dict[str, Any]:
+        """The content of ``metrics/validation.json`` (``schema_version`` 1)."""
+        columns: dict[str, Any] = {}
+        for c in self.columns:
+            entry: dict[str, Any] = {"null_rate": c.null_rate}
+            if c.psi is not None:
+                entry["psi"] = c.psi
+            if c.ks is not None:
+                entry["ks"] = c.ks
+            columns[c.name] = entry
+        psis = [c.psi for c in self.columns if c.psi is not None]
+        kss = [c.ks for c in self.columns if c.ks is not None]
+        return {
+            "schema_version": METRICS_VERSION,
+            "source": self.source,
+            "rows": self.rows,
+            "violations": len(self.violations),
+            "warnings": len(self.warnings),
+            "drift": {"max_psi": max(psis, default=0.0), "max_ks": max(kss, default=0.0)},
+            "columns": columns,
+            "findings": [f.to_json() for f in self.findings],
+        }
