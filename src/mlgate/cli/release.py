@@ -1,0 +1,56 @@
+"""``mlgate release TAG``."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "release a v<semver> tag: gate it against production, push its model, commit the pointer"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("tag", help="the release tag, v<semver> (e.g. v1.2.0)")
+    parser.add_argument("--remote", metavar="NAME", help="DVC remote (default: DVC's default)")
+    parser.add_argument(
+        "--push", action="store_true", help="push the deploy commit to the git remote"
+    )
+    parser.add_argument(
+        "--git-remote", default="origin", metavar="NAME", help="git remote for --push (origin)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from mlgate.deploy.release import release
+    from mlgate.deploy.render import gate_failure_lines, pointer_lines
+    from mlgate.fileio import dumps_json
+    from mlgate.git import Repo
+
+    result = release(
+        Repo.find(),
+        args.tag,
+        remote=args.remote,
+        push=args.push,
+        git_remote=args.git_remote,
+    )
+    if args.json:
+        sys.stdout.write(dumps_json(result.to_json()))
+        return result.exit_code
+    out = sys.stdout
+    if result.outcome == "noop":
+        out.write(f"{args.tag} is already live; nothing to do\n")
+    elif result.outcome == "gate_failed":
+        base = result.previous.version if result.previous else "no baseline"
+        out.write(f"gate failed: {args.tag} against {base}; nothing released\n")
+        out.write("".join(line + "\n" for line in gate_failure_lines(result.gate)))
+    else:
+        assert result.pointer is not None and result.deploy_commit is not None
+        prev = result.previous.version if result.previous else "nothing"
+        out.write(
+            f"released {args.tag} (was {prev}): commit {result.deploy_commit[:7]} "
+            f"'deploy: {args.tag}'{', pushed' if result.pushed else ''}\n"
+        )
+        out.write(f"model in {result.remote_url}\n")
+        out.write("".join(f"  {line}\n" for line in pointer_lines(result.pointer)))
+    return result.exit_code

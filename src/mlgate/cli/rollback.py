@@ -1,0 +1,40 @@
+"""``mlgate rollback``."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "roll production back: git revert of the newest pointer commit (or back to --to VERSION)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--to", metavar="VERSION", help="roll back to this earlier version")
+    parser.add_argument("--remote", metavar="NAME", help="DVC remote that must hold the model")
+    parser.add_argument(
+        "--push", action="store_true", help="push the rollback commit to the git remote"
+    )
+    parser.add_argument(
+        "--git-remote", default="origin", metavar="NAME", help="git remote for --push (origin)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from mlgate.deploy.rollback import rollback
+    from mlgate.fileio import dumps_json
+    from mlgate.git import Repo
+
+    result = rollback(
+        Repo.find(), to=args.to, push=args.push, remote=args.remote, git_remote=args.git_remote
+    )
+    if args.json:
+        sys.stdout.write(dumps_json(result.to_json()))
+    else:
+        sys.stdout.write(
+            f"rolled back {result.previous.version} -> {result.pointer.version}: commit "
+            f"{result.rollback_commit[:7]} reverts {', '.join(c[:7] for c in result.reverted)}"
+            f"{', pushed' if result.pushed else ''}\n"
+        )
+    return 0

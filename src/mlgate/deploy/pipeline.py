@@ -1,0 +1,134 @@
+"""Is the pipeline up to date at a commit? Checked from git objects, without a checkout.
+
+A release must ship what ``dvc.lock`` says was produced: at the tagged commit, every
+git-tracked output (the metrics) must have the md5 the lock records, the params the lock
+records must equal ``params.yaml``, and git-tracked file dependencies must match too.
+The model is a DVC output: the lock's md5 and size name the object to push.
+(DVC 3 ``hash: md5`` is the plain md5 of the file's bytes: https://dvc.org/doc/user-guide/project-structure/dvcyaml-files#dvclock-file.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from mlgate.config import loads_yaml
+from mlgate.errors import DataError
+from mlgate.fileio import loads_json
+from mlgate.git import Repo
+
+MODEL_PATH = "models/model.skops"
+SCORES_PATH = "metrics/scores.json"
+LOCK_PATH = "dvc.lock"
+
+
+@dataclass(frozen=True)
+class LockedModel:
+    """The model output as ``dvc.lock`` records it at one commit."""
+
+    path: str
+    md5: str
+    size: int
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+_MISSING = object()
+
+
+def _lookup(data: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return _MISSING
+        data = data[part]
+    return data
+
+
+def check_pipeline(
+    repo: Repo, rev: str, *, label: str, model_path: str = MODEL_PATH
+) -> LockedModel:
+    """Check that ``dvc.lock`` at ``rev`` matches the files committed there; return the model.
+
+    ``label`` names the revision in messages (a tag such as ``v1.2.0``). Raises DataError
+    naming the stale file and the fix (`dvc repro`, commit, tag again).
+    """
+    fix = f"run `dvc repro` and commit dvc.lock with its outputs, then tag again ({label})"
+    raw = repo.show(rev, LOCK_PATH)
+    if raw is None:
+        raise DataError(f"{label}: no dvc.lock at {rev[:12]}; {fix}")
+    lock = loads_yaml(raw, f"{label}:{LOCK_PATH}")
+    stages = lock.get("stages") if isinstance(lock, dict) else None
+    if not isinstance(stages, dict):
+        raise DataError(f"{label}:{LOCK_PATH}: no stages recorded; {fix}")
+    model: LockedModel | None = None
+    files_cache: dict[str, bytes | None] = {}
+
+    def at_rev(path: str) -> bytes | None:
+        if path not in files_cache:
+            files_cache[path] = repo.show(rev, path)
+        return files_cache[path]
+
+    for stage_name, stage in stages.items():
+        if not isinstance(stage, dict):
+            continue
+        for entry in stage.get("outs") or []:
+            path, md5 = entry.get("path"), str(entry.get("md5", ""))
+            if path == model_path:
+                model = LockedModel(path, md5, int(entry.get("size", -1)))
+                continue
+            if md5.endswith(".dir"):
+                continue
+            data = at_rev(path)
+            if data is not None and _md5(data) != md5:
+                raise DataError(
+                    f"{label}: {path} does not match dvc.lock (stage {stage_name}): the pipeline "
+                    f"is not up to date at {rev[:12]}; {fix}"
+                )
+        for entry in stage.get("deps") or []:
+            path, md5 = entry.get("path"), str(entry.get("md5", ""))
+            if not path or md5.endswith(".dir"):
+                continue
+            data = at_rev(path)
+            if data is not None and _md5(data) != md5:
+                raise DataError(
+                    f"{label}: {path} changed since dvc.lock was written (stage {stage_name}): "
+                    f"the pipeline is not up to date at {rev[:12]}; {fix}"
+                )
+        for params_file, values in (stage.get("params") or {}).items():
+            data = at_rev(params_file)
+            current = loads_yaml(data, f"{label}:{params_file}") if data is not None else None
+            for key, recorded in (values or {}).items():
+                if _lookup(current, key) != recorded:
+                    raise DataError(
+                        f"{label}: {params_file}: {key} differs from what dvc.lock recorded "
+                        f"(stage {stage_name}): the pipeline is not up to date at {rev[:12]}; {fix}"
+                    )
+    if model is None or len(model.md5) != 32 or model.size < 0:
+        raise DataError(
+            f"{label}: dvc.lock at {rev[:12]} records no output {model_path} (with md5 and size); {fix}"
+        )
+    if at_rev(SCORES_PATH) is None:
+        raise DataError(f"{label}: no {SCORES_PATH} at {rev[:12]}; {fix}")
+    return model
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, float]:
+    """Numbers of a nested mapping with dotted keys, like ``dvc metrics show`` (others dropped)."""
+    out: dict[str, float] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+    elif isinstance(data, int | float) and not isinstance(data, bool):
+        out[prefix.rstrip(".")] = float(data)
+    return out
+
+
+def read_scores(repo: Repo, rev: str, *, label: str) -> dict[str, float]:
+    """``metrics/scores.json`` at ``rev``, flattened to ``{"accuracy": 0.98, ...}``."""
+    raw = repo.show(rev, SCORES_PATH)
+    if raw is None:
+        raise DataError(f"{label}: no {SCORES_PATH} at {rev[:12]}; run `dvc repro` and commit it")
+    return flatten(loads_json(raw, f"{label}:{SCORES_PATH}"))

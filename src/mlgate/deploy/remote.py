@@ -1,0 +1,224 @@
+"""The DVC remote: push a model object, check that the remote holds it, fetch and verify it.
+
+Everything goes through DVC's own object databases (``repo.cloud.get_remote_odb``), so the
+same code works for a local folder, S3, GCS, Azure or SSH remotes: no code of ours per
+backend. Objects are addressed by the md5 that ``dvc.lock`` records. DVC does not verify what
+it downloads unless ``verify = true`` is set on the remote, so :func:`fetch_model` checks size,
+md5 and sha256 itself over the exact bytes it writes.
+
+DVC is imported inside the functions (``import dvc`` costs about 0.3 s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from mlgate.errors import DataError, RemoteError
+from mlgate.fileio import atomic_open
+
+if TYPE_CHECKING:
+    from mlgate.deploy.pointer import Pointer
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Hashes and size of one byte stream."""
+
+    md5: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A model object known to be in a DVC remote."""
+
+    remote: str
+    url: str
+    digest: Digest
+
+
+def digest_stream(stream: IO[bytes], sink: IO[bytes] | None = None) -> Digest:
+    """md5, sha256 and size of ``stream`` read to the end (copied to ``sink`` when given)."""
+    md5, sha256, size = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
+    while chunk := stream.read(_CHUNK):
+        md5.update(chunk)
+        sha256.update(chunk)
+        size += len(chunk)
+        if sink is not None:
+            sink.write(chunk)
+    return Digest(md5.hexdigest(), sha256.hexdigest(), size)
+
+
+def digest_file(path: Path) -> Digest:
+    """md5, sha256 and size of a local file."""
+    with path.open("rb") as handle:
+        return digest_stream(handle)
+
+
+@contextmanager
+def _dvc_repo(repo_root: Path) -> Iterator[Any]:
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo as DvcRepo
+
+    try:
+        repo = DvcRepo(str(repo_root))
+    except DvcException as exc:
+        raise RemoteError(
+            f"{repo_root}: cannot open the DVC project ({exc}); run `dvc init`"
+        ) from exc
+    try:
+        yield repo
+    finally:
+        repo.close()
+
+
+def _remote_odb(repo: Any, remote: str | None) -> tuple[str, Any]:
+    """(name, object database) of ``remote`` or of the default remote."""
+    from dvc.exceptions import DvcException
+
+    name = remote or repo.config["core"].get("remote") or "(default)"
+    try:
+        odb = repo.cloud.get_remote_odb(remote, "push")
+    except DvcException as exc:
+        first = str(exc).splitlines()[0].rstrip(".")
+        raise RemoteError(
+            f"DVC remote {name!r}: {first}; configure one with "
+            "`dvc remote add -d NAME URL` (see README: Release, rollback and history)"
+        ) from exc
+    return name, odb
+
+
+def _url(odb: Any, oid: str) -> str:
+    return str(odb.fs.unstrip_protocol(odb.oid_to_path(oid)))
+
+
+def _remote_size(odb: Any, oid: str) -> int | None:
+    """Size of the object in the remote, None when it is absent."""
+    try:
+        if not odb.exists(oid):
+            return None
+        return int(odb.fs.size(odb.oid_to_path(oid)))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RemoteError(f"DVC remote at {_url(odb, oid)}: cannot be read ({exc})") from exc
+
+
+def remote_has(repo_root: Path, *, md5: str, size: int, remote: str | None = None) -> bool:
+    """True when the DVC remote holds an object named ``md5`` of ``size`` bytes."""
+    with _dvc_repo(repo_root) as repo:
+        _, odb = _remote_odb(repo, remote)
+        return _remote_size(odb, md5) == size
+
+
+def push_model(
+    repo_root: Path, *, md5: str, size: int, version: str, remote: str | None = None
+) -> StoredModel:
+    """Push the object ``md5`` from the local DVC cache to the remote, then confirm it is there.
+
+    The local object is hashed first (md5 must match its name, which also yields the sha256
+    for the pointer). When the local cache lacks it but the remote already holds it, the
+    remote copy is read and verified instead. Raises RemoteError when the push fails or the
+    remote does not hold a complete object afterwards.
+    """
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    with _dvc_repo(repo_root) as repo:
+        name, odb = _remote_odb(repo, remote)
+        cache = repo.cache.local
+        local = Path(cache.oid_to_path(md5))
+        if not local.is_file():
+            return _verify_in_remote(name, odb, md5=md5, size=size, version=version)
+        digest = digest_file(local)
+        if digest.md5 != md5 or digest.size != size:
+            raise DataError(
+                f"{version}: the DVC cache object {local} is corrupt (md5 {digest.md5}, expected "
+                f"{md5}); delete it and run `dvc repro` or `dvc pull` at {version}"
+            )
+        try:
+            result = repo.cloud.push([HashInfo("md5", md5)], remote=remote)
+        except Exception as exc:  # DVC raises many types (OSError, DvcException, fsspec's)
+            raise RemoteError(
+                f"{version}: dvc push of model md5 {md5} to remote {name!r} failed: {exc}"
+            ) from exc
+        if result.failed:
+            raise RemoteError(
+                f"{version}: dvc push of model md5 {md5} to remote {name!r} "
+                f"({_url(odb, md5)}) failed; check the remote's URL, credentials and permissions"
+            )
+        if _remote_size(odb, md5) != size:
+            raise RemoteError(
+                f"{version}: after dvc push, remote {name!r} does not hold model md5 {md5} "
+                f"({size} bytes) at {_url(odb, md5)}; check the remote and retry"
+            )
+        return StoredModel(name, _url(odb, md5), digest)
+
+
+def _verify_in_remote(name: str, odb: Any, *, md5: str, size: int, version: str) -> StoredModel:
+    if _remote_size(odb, md5) is None:
+        raise DataError(
+            f"{version}: model md5 {md5} is neither in the local DVC cache nor in remote "
+            f"{name!r}; run `dvc repro` (or `dvc pull`) at {version} first"
+        )
+    with odb.fs.open(odb.oid_to_path(md5), "rb") as handle:
+        digest = digest_stream(handle)
+    if digest.md5 != md5 or digest.size != size:
+        raise RemoteError(
+            f"{version}: the object md5 {md5} in remote {name!r} is corrupt (md5 {digest.md5}, "
+            f"{digest.size} bytes); push it again from a good cache with `dvc push -r {name}`"
+        )
+    return StoredModel(name, _url(odb, md5), digest)
+
+
+def fetch_model(
+    repo_root: Path, pointer: Pointer, dest: Path, *, remote: str | None = None
+) -> Path:
+    """Fetch the model ``pointer`` names from the DVC remote into ``dest`` (a file path).
+
+    Streams the object named by ``pointer.model.md5`` from the remote (the default remote or
+    ``remote``) into a temporary file beside ``dest`` while hashing it, checks size, md5 and
+    sha256 against the pointer, and only then renames it to ``dest``. On any mismatch or
+    a missing object: RemoteError naming the version and hash, and nothing is left at
+    ``dest`` (folders created for it are removed again).
+    """
+    ref = pointer.model
+    dest = Path(dest)
+    created = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
+    try:
+        with _dvc_repo(repo_root) as repo:
+            name, odb = _remote_odb(repo, remote)
+            try:
+                source = odb.fs.open(odb.oid_to_path(ref.md5), "rb")
+            except FileNotFoundError as exc:
+                raise RemoteError(
+                    f"{pointer.version}: model md5 {ref.md5} (sha256 {ref.sha256}) is not in DVC "
+                    f"remote {name!r} ({_url(odb, ref.md5)}); push it from a clone that has it "
+                    "with `dvc push`"
+                ) from exc
+            except OSError as exc:
+                raise RemoteError(
+                    f"{pointer.version}: DVC remote {name!r} cannot be read ({exc})"
+                ) from exc
+            with source, atomic_open(dest, "wb") as sink:
+                got = digest_stream(source, sink)
+                if (got.size, got.md5, got.sha256) != (ref.size, ref.md5, ref.sha256):
+                    raise RemoteError(
+                        f"{pointer.version}: the model fetched from DVC remote {name!r} fails "
+                        f"verification: sha256 {got.sha256} ({got.size} bytes), the pointer names "
+                        f"sha256 {ref.sha256} ({ref.size} bytes); the remote object md5 "
+                        f"{ref.md5} is corrupt: push it again from a good cache"
+                    )
+    except BaseException:
+        for folder in created:  # innermost first
+            with suppress(OSError):
+                folder.rmdir()
+        raise
+    return dest

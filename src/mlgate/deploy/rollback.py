@@ -1,0 +1,124 @@
+"""``mlgate rollback``: ``git revert`` of pointer commits, so the pointer names an earlier model.
+
+Without ``to``, the newest commit that changed the pointer is reverted (running it twice
+reverts the rollback itself: a revert of a revert). With ``to=VERSION``, every pointer
+commit newer than the newest deploy of VERSION is reverted in one commit. Either way the
+commit message reads ``rollback: <from> -> <to>`` and the body lists the reverted commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlgate.deploy.commit import commit_pointer, require_default_branch
+from mlgate.deploy.history import Deployment, history
+from mlgate.deploy.pointer import POINTER_PATH, Pointer, is_release_tag, read_pointer
+from mlgate.deploy.remote import remote_has
+from mlgate.errors import GitError, RemoteError
+from mlgate.git import WORKTREE, Repo
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """The pointer before and after, and the commits that were reverted."""
+
+    previous: Pointer
+    pointer: Pointer
+    reverted: tuple[str, ...]
+    rollback_commit: str
+    pushed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "from": self.previous.version,
+            "to": self.pointer.version,
+            "pointer": self.pointer.to_dict(),
+            "reverted": list(self.reverted),
+            "rollback_commit": self.rollback_commit,
+            "pushed": self.pushed,
+        }
+
+
+def plan_rollback(entries: list[Deployment], to: str | None) -> tuple[list[Deployment], Pointer]:
+    """Which pointer commits to revert (newest first) and the pointer that results (pure)."""
+    if not entries or entries[0].pointer is None:
+        raise GitError(
+            f"nothing to roll back: {POINTER_PATH} names no release; "
+            "release one with `mlgate release vX.Y.Z`"
+        )
+    current = entries[0].pointer
+    if to is None:
+        target = entries[1].pointer if len(entries) > 1 else None
+        if target is None:
+            raise GitError(
+                f"nothing to roll back: {current.version} is the first release "
+                f"({entries[0].change_commit[:12]}); there is no earlier model"
+            )
+        return entries[:1], target
+    if not is_release_tag(to):
+        raise GitError(f"--to {to!r}: expected a release version such as v1.2.0")
+    if current.version == to:
+        raise GitError(f"nothing to roll back: {to} is already live")
+    for k, entry in enumerate(entries[1:], start=1):
+        if entry.pointer is not None and entry.pointer.version == to:
+            return entries[:k], entry.pointer
+    raise GitError(f"--to {to}: {to} was never deployed here; see `mlgate history`")
+
+
+def rollback(
+    repo: Repo,
+    *,
+    to: str | None = None,
+    push: bool = False,
+    remote: str | None = None,
+    git_remote: str = "origin",
+) -> RollbackResult:
+    """Revert pointer commits so the pointer names the previous model (or version ``to``).
+
+    Refuses (MlgateError, exit code 2) when there is nothing to roll back, the tree is dirty,
+    a commit to revert changed other files too, or the DVC remote lacks the target's model.
+    """
+    branch = require_default_branch(repo, action="roll back")
+    entries = history(repo)
+    live = read_pointer(repo, WORKTREE)
+    if entries and entries[0].pointer != live:
+        raise GitError(
+            f"{POINTER_PATH} differs from its last commit; commit or restore it before rolling back"
+        )
+    reverts, target = plan_rollback(entries, to)
+    assert live is not None  # plan_rollback refuses when there is no pointer
+    for entry in reverts:
+        others = [p for p in entry.paths if p != POINTER_PATH]
+        if others:
+            raise GitError(
+                f"commit {entry.change_commit[:12]} ({entry.subject}) changed {', '.join(others)} "
+                f"besides {POINTER_PATH}; revert it by hand"
+            )
+    if not remote_has(repo.root, md5=target.model.md5, size=target.model.size, remote=remote):
+        raise RemoteError(
+            f"refusing to roll back to {target.version}: its model (md5 {target.model.md5}) "
+            f"is not in the DVC remote; push it first (`git checkout {target.commit[:12]} && "
+            "dvc pull && dvc push`)"
+        )
+    shas = tuple(e.change_commit for e in reverts)
+    body = "\n".join(f"This reverts commit {e.change_commit} ({e.subject})." for e in reverts)
+
+    def change() -> None:
+        repo.revert_no_commit(*shas)
+        got = read_pointer(repo, WORKTREE)
+        if got != target:
+            raise GitError(
+                f"reverting {', '.join(s[:12] for s in shas)} did not restore {target.version} "
+                f"in {POINTER_PATH}; roll back by hand with `git revert`"
+            )
+
+    new = commit_pointer(
+        repo,
+        branch=branch,
+        message=f"rollback: {live.version} -> {target.version}\n\n{body}",
+        change=change,
+        push_to=git_remote if push else None,
+    )
+    return RollbackResult(live, target, shas, new, pushed=push)

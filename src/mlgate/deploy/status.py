@@ -1,0 +1,64 @@
+"""``mlgate status``: what is live, and whether the workspace model differs from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlgate.deploy.pipeline import MODEL_PATH
+from mlgate.deploy.pointer import POINTER_PATH, Pointer, read_pointer
+from mlgate.deploy.remote import digest_file
+from mlgate.git import Repo
+
+
+@dataclass(frozen=True)
+class Status:
+    """The live pointer (at HEAD), the commit that set it, and the workspace model's hash."""
+
+    live: Pointer | None
+    change_commit: str | None  # the commit that last changed the pointer
+    published: bool | None  # that commit is on the remote default branch (None: no remote)
+    model_path: str
+    workspace_sha256: str | None  # None when the workspace has no model file
+    pointer_modified: bool  # the working tree's pointer differs from HEAD's
+
+    @property
+    def workspace_differs(self) -> bool | None:
+        """True/False against the live model; None when nothing is live."""
+        if self.live is None:
+            return None
+        return self.workspace_sha256 != self.live.model.sha256
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "live": self.live.to_dict() if self.live else None,
+            "change_commit": self.change_commit,
+            "published": self.published,
+            "pointer_modified": self.pointer_modified,
+            "workspace": {
+                "model_path": self.model_path,
+                "sha256": self.workspace_sha256,
+                "differs_from_live": self.workspace_differs,
+            },
+        }
+
+
+def status(repo: Repo) -> Status:
+    """The live deployment and how the workspace compares; reads git and one file, no DVC."""
+    has_head = repo.rev_exists("HEAD")
+    live = read_pointer(repo, "HEAD") if has_head else None
+    change: str | None = None
+    published: bool | None = None
+    if live is not None:
+        found = repo.log_file(POINTER_PATH, "%H", "-1")
+        change = found[0] if found else None
+        default = repo.default_branch()
+        if change and default and default.startswith("origin/"):
+            published = repo.is_ancestor(change, default)
+    model_path = live.model.path if live else MODEL_PATH
+    model = repo.root / model_path
+    sha256 = digest_file(model).sha256 if model.is_file() else None
+    worktree = repo.show("workspace", POINTER_PATH)
+    committed = repo.show("HEAD", POINTER_PATH) if has_head else None
+    return Status(live, change, published, model_path, sha256, worktree != committed)
