@@ -266,3 +266,29 @@ class Repo:
             else:
                 self.run("rm", "--quiet", "--cached", "--ignore-unmatch", "--", path)
                 (self.root / path).unlink(missing_ok=True)
+
+    # -- continuous training: branches, tags, remotes ----------------------------------------------
+    def checkout(self, branch: str, *, create: bool = False) -> None:
+        """Switch to ``branch`` (``create``: a new branch at HEAD, keeping local changes)."""
+        self.run("checkout", "--quiet", *(["-b"] if create else []), branch)
+
+    def create_tag(self, name: str, rev: str = "HEAD", message: str | None = None) -> None:
+        """A lightweight tag, or an annotated one when ``message`` is given."""
+        extra = ["-a", "-m", message] if message else []
+        self.run("tag", *extra, name, rev)
+
+    def has_remote(self, name: str) -> bool:
+        return name in self.out("remote").splitlines()
+
+    def remote_heads(self, remote: str, pattern: str) -> list[str]:
+        """Branch names at ``remote`` matching ``pattern`` (``git ls-remote --heads``)."""
+        text = self.out("ls-remote", "--heads", remote, f"refs/heads/{pattern}")
+        return [line.split("\trefs/heads/", 1)[1] for line in text.splitlines() if "\t" in line]
+
+    def changed_paths(self) -> list[str]:
+        """Paths that differ from HEAD, untracked ones included (``git status --porcelain``)."""
+        text = self.run("status", "--porcelain", "-z", "--untracked-files=all").stdout.decode()
+        return [rec[3:] for rec in text.split("\x00") if len(rec) > 3]
+
+    def is_ignored(self, path: str) -> bool:
+        return self.run("check-ignore", "--quiet", "--", path, check=False).returncode == 0
