@@ -1,0 +1,111 @@
+"""`mlgate init`: the workflows it writes are mlgate's own, byte for byte."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlgate import __version__
+from mlgate.scaffold import WORKFLOWS, workflow_templates
+from tests.conftest import ROOT, copy_project, git, mlgate
+
+PARAMS_WITHOUT_GATE = "train:\n  C: 1.0  # keep this comment\n"
+
+
+def test_the_repository_uses_the_shipped_templates() -> None:
+    """One source of truth: src/mlgate/templates/workflows is what .github/workflows holds.
+
+    After editing a template, run `mlgate init --force` at the repository root to copy it.
+    """
+    for path, text in workflow_templates().items():
+        assert (ROOT / path).read_text(encoding="utf-8") == text, (
+            f"{path}: run `mlgate init --force`"
+        )
+
+
+@pytest.fixture
+def project(tmp_path: Path, env: dict[str, str]) -> Path:
+    """A git + DVC project without mlgate's files (params.yaml without a gate)."""
+    proj = copy_project(tmp_path / "project")
+    (proj / "params.yaml").write_text(PARAMS_WITHOUT_GATE)
+    git("init", "-q", "-b", "main", cwd=proj, env=env)
+    return proj
+
+
+def test_init_writes_everything(project: Path, env: dict[str, str]) -> None:
+    proc = mlgate("init", cwd=project, env=env)
+    assert proc.returncode == 0, proc.stderr
+    for name in WORKFLOWS:
+        written = project / ".github" / "workflows" / name
+        assert written.read_bytes() == (ROOT / ".github" / "workflows" / name).read_bytes()
+        assert re.search(rf"^created +\.github/workflows/{name}$", proc.stdout, re.M)
+    assert (project / "deploy" / "README.md").is_file()
+    assert f"mlgate=={__version__}" in (project / "requirements.txt").read_text()
+
+    params = (project / "params.yaml").read_text()
+    assert params.startswith(PARAMS_WITHOUT_GATE), "the user's params and comments stay"
+    gate = yaml.safe_load(params)["gate"]
+    assert gate["metrics_file"] == "metrics/scores.json"
+    assert gate["rules"][0]["metric"] == "roc_auc"  # preferred among the declared metrics
+    assert re.search(r"^appended +params.yaml", proc.stdout, re.M)
+
+    # DVC must recheck hashes on download from every remote
+    config = (project / ".dvc" / "config").read_text()
+    assert "verify = true" in config.lower()
+
+    # a second run changes nothing
+    again = mlgate("init", cwd=project, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "created" not in again.stdout and "appended" not in again.stdout
+    assert (project / "params.yaml").read_text() == params
+
+
+def test_init_never_touches_an_existing_gate(project: Path, env: dict[str, str]) -> None:
+    text = "gate:\n  rules:\n    - metric: f1\n      min: 0.5\n"
+    (project / "params.yaml").write_text(text)
+    proc = mlgate("init", cwd=project, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (project / "params.yaml").read_text() == text
+    assert re.search(r"^kept +params.yaml", proc.stdout, re.M)
+
+
+def test_init_refuses_to_overwrite_changes_without_force(
+    project: Path, env: dict[str, str]
+) -> None:
+    workflows = project / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "pr.yml").write_text("name: mine\n")
+    proc = mlgate("init", cwd=project, env=env)
+    assert proc.returncode == 2
+    assert ".github/workflows/pr.yml" in proc.stderr and "--force" in proc.stderr
+    assert (workflows / "pr.yml").read_text() == "name: mine\n"
+    assert not (workflows / "release.yml").exists(), "nothing is written when it refuses"
+    assert "gate" not in yaml.safe_load((project / "params.yaml").read_text())
+
+    forced = mlgate("init", "--force", cwd=project, env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert re.search(r"^overwritten +\.github/workflows/pr.yml$", forced.stdout, re.M)
+    assert (workflows / "pr.yml").read_bytes() == (ROOT / ".github/workflows/pr.yml").read_bytes()
+
+
+def test_init_needs_git_and_dvc(tmp_path: Path, env: dict[str, str]) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    proc = mlgate("init", cwd=plain, env=env)
+    assert proc.returncode == 2 and "git" in proc.stderr
+
+    git("init", "-q", cwd=plain, env=env)
+    proc = mlgate("init", cwd=plain, env=env)
+    assert proc.returncode == 2 and "dvc init" in proc.stderr
+    assert not (plain / ".github").exists()
+
+
+def test_init_warns_when_requirements_lack_mlgate(project: Path, env: dict[str, str]) -> None:
+    (project / "requirements.txt").write_text("scikit-learn\n")
+    proc = mlgate("init", cwd=project, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "requirements.txt: does not name mlgate" in proc.stderr
+    assert (project / "requirements.txt").read_text() == "scikit-learn\n"
