@@ -1,0 +1,99 @@
+"""``mlgate serve``: serve the model that deploy/production.yaml names, and follow it."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "serve the released model over HTTP, following deploy/production.yaml in git"
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _rows(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"expected a port between 1 and 65535, got {text!r}")
+    return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--repo",
+        default=".",
+        metavar="PATH_OR_URL",
+        help="repository to follow: a local path or a git URL (default: the current one)",
+    )
+    parser.add_argument(
+        "--ref", default=None, metavar="BRANCH", help="branch to follow (default: the default one)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, local only)"
+    )
+    parser.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
+    parser.add_argument(
+        "--interval",
+        type=_positive,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between reconcile passes (default: 30; SIGHUP reconciles at once)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="private clone and model cache (default: ~/.cache/mlgate/serve)",
+    )
+    parser.add_argument(
+        "--max-rows",
+        type=_rows,
+        default=1000,
+        metavar="N",
+        help="most rows per /predict request; more get 413 (default: 1000)",
+    )
+    parser.add_argument(
+        "--backoff",
+        type=_positive,
+        default=30.0,
+        metavar="SECONDS",
+        help="wait before retrying a rejected pointer commit, doubling up to 10 min (default: 30)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mlgate.serve.server import ServeOptions, serve
+
+    return serve(
+        ServeOptions(
+            repo=args.repo,
+            ref=args.ref,
+            host=args.host,
+            port=args.port,
+            interval=args.interval,
+            cache_dir=Path(args.cache_dir).resolve() if args.cache_dir else None,
+            max_rows=args.max_rows,
+            backoff=args.backoff,
+        )
+    )

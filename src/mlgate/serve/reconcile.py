@@ -1,0 +1,315 @@
+"""Reconcile: make the served model what the pointer in git says, or keep the old one.
+
+One pass: fetch the repository, read ``deploy/production.yaml`` at the tip of the branch,
+and when it names something other than what is served: fetch the model by hash into a
+cache keyed by sha256, verify, probe it in a child process, load it here, and swap one
+reference. Any failure rejects the candidate and leaves the served model alone (after
+Argo CD and Kubernetes: the last good state keeps running, readiness stays up).
+
+A rejected commit is not retried in a hot loop: it waits ``base_backoff`` seconds, doubling
+up to ``max_backoff``; a new commit on the branch is tried at once, and so is a SIGHUP
+(an operator asking explicitly).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlgate.errors import MlgateError
+from mlgate.serve.metrics import ServeMetrics
+from mlgate.serve.probe import ProbeResult, classify_load_error
+from mlgate.serve.state import ReconcileResult, Served, ServingState
+from mlgate.serve.validation import RequestSchema, from_features, from_schema_columns
+
+
+class Source(Protocol):
+    """Where the desired state comes from (:class:`mlgate.serve.source.RepoSource`)."""
+
+    def poll(self) -> str: ...
+    def read(self, commit: str, path: str) -> bytes | None: ...
+    def fetch_model(self, pointer: Any, commit: str, dest: Path) -> Path: ...
+
+
+class ProbeRunner(Protocol):
+    def probe(self, path: str, sha256: str, canary: Mapping[str, Any]) -> ProbeResult: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Rejected(Exception):
+    """A candidate failed a check; ``reason`` is one of ``probe.REASONS``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class _Failure:
+    count: int
+    retry_at: datetime
+
+
+def classify_remote_error(message: str) -> str:
+    """``missing_object``, ``hash_mismatch`` (found, wrong bytes) or ``remote_error``."""
+    lowered = message.lower()
+    if "not in dvc remote" in lowered or "not in the remote" in lowered:
+        return "missing_object"
+    if any(w in lowered for w in ("verification", "mismatch", "corrupt", "truncated")):
+        return "hash_mismatch"
+    return "remote_error"
+
+
+def canary_values(columns: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A plausible row from the schema: the middle of each numeric range."""
+    out: dict[str, Any] = {}
+    for name, spec in (columns or {}).items():
+        lo, hi = getattr(spec, "min", None), getattr(spec, "max", None)
+        allowed = getattr(spec, "allowed", None) or getattr(spec, "values", None)
+        if allowed:
+            out[name] = sorted(allowed, key=str)[0]
+        elif isinstance(lo, int | float) and isinstance(hi, int | float):
+            out[name] = (float(lo) + float(hi)) / 2
+        elif isinstance(lo, int | float):
+            out[name] = float(lo)
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Reconciler:
+    """Drives ``state`` towards the pointer; one :meth:`reconcile` call is one pass."""
+
+    def __init__(
+        self,
+        *,
+        source: Source,
+        state: ServingState,
+        metrics: ServeMetrics,
+        prober: ProbeRunner,
+        cache_dir: Path,
+        base_backoff: float = 30.0,
+        max_backoff: float = 600.0,
+        clock: Callable[[], datetime] = _now,
+        log: Callable[[str], None] = lambda _msg: None,
+    ) -> None:
+        self.source = source
+        self.state = state
+        self.metrics = metrics
+        self.prober = prober
+        self.models = cache_dir / "models"
+        self.schemas = cache_dir / "schemas"
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+        self.clock = clock
+        self.log = log
+        self._failures: dict[str, _Failure] = {}
+        self._lock = threading.Lock()
+
+    # -- one pass ---------------------------------------------------------------------------
+    def reconcile(self, *, force: bool = False) -> ReconcileResult:
+        """One pass; never raises for a bad candidate or an unreachable repository."""
+        with self._lock:
+            result = self._pass(force)
+        self.state.last_result = result
+        self.metrics.reconciles.labels(result.outcome).inc()
+        self.metrics.last_reconcile.set(result.at.timestamp())
+        if result.outcome not in ("unchanged", "backoff"):
+            detail = f" ({result.reason}: {result.message})" if result.reason else ""
+            self.log(f"reconcile: {result.outcome} {result.version} {result.commit[:12]}{detail}")
+        return result
+
+    def _pass(self, force: bool) -> ReconcileResult:
+        from mlgate.deploy.pointer import POINTER_PATH, parse_pointer
+
+        now = self.clock()
+        try:
+            commit = self.source.poll()
+            raw = self.source.read(commit, POINTER_PATH)
+        except MlgateError as exc:
+            return ReconcileResult(now, "error", reason="git_error", message=str(exc))
+        if raw is None:
+            return ReconcileResult(
+                now,
+                "no_release",
+                commit=commit,
+                reason="no_release",
+                message=f"no {POINTER_PATH} at {commit[:12]} yet; run `mlgate release`",
+            )
+        failure = self._failures.get(commit)
+        if failure is not None and not force and now < failure.retry_at:
+            last = self.state.last_rejection
+            return ReconcileResult(
+                now,
+                "backoff",
+                commit=commit,
+                version=last.version if last else "",
+                reason=last.reason if last else "",
+                message=last.message if last else "",
+                retry_at=failure.retry_at,
+            )
+        version = ""
+        try:
+            pointer = parse_pointer(raw, f"{commit[:12]}:{POINTER_PATH}")
+        except MlgateError as exc:
+            return self._reject(now, commit, version, Rejected("bad_pointer", str(exc)))
+        version = pointer.version
+        served = self.state.current
+        if (
+            served is not None
+            and served.sha256 == pointer.model.sha256
+            and served.version == pointer.version
+            and served.commit == pointer.commit
+        ):
+            self._failures.pop(commit, None)
+            return ReconcileResult(now, "unchanged", commit=commit, version=version)
+        try:
+            new = self._load(pointer, commit)
+        except Rejected as exc:
+            return self._reject(now, commit, version, exc)
+        self.state.current = new  # the swap: one reference, atomic for readers
+        self.metrics.served(new)
+        self._failures.clear()
+        return ReconcileResult(now, "swapped", commit=commit, version=version)
+
+    def _reject(self, now: datetime, commit: str, version: str, exc: Rejected) -> ReconcileResult:
+        failure = self._failures.get(commit)
+        count = failure.count + 1 if failure else 1
+        delay = min(self.max_backoff, self.base_backoff * 2 ** (count - 1))
+        retry_at = now + timedelta(seconds=delay)
+        self._failures = {commit: _Failure(count, retry_at)}  # only the tip matters
+        result = ReconcileResult(
+            now,
+            "rejected",
+            commit=commit,
+            version=version,
+            reason=exc.reason,
+            message=str(exc),
+            retry_at=retry_at,
+        )
+        self.state.last_rejection = result
+        self.metrics.rejected_candidate(version, commit, exc.reason)
+        return result
+
+    # -- a candidate --------------------------------------------------------------------------
+    def _cached(self, pointer: Any, commit: str) -> Path:
+        """The verified model file in the cache, fetched by hash when absent or damaged."""
+        from mlgate.errors import RemoteError
+
+        sha = pointer.model.sha256
+        path = self.models / f"{sha}.skops"
+        if path.is_file():
+            if path.stat().st_size == pointer.model.size and sha256_file(path) == sha:
+                return path
+            path.unlink()  # damaged on disk: fetch it again
+        self.models.mkdir(parents=True, exist_ok=True)
+        try:
+            self.source.fetch_model(pointer, commit, path)
+        except RemoteError as exc:
+            raise Rejected(classify_remote_error(str(exc)), str(exc)) from exc
+        except MlgateError as exc:
+            raise Rejected("remote_error", str(exc)) from exc
+        return path
+
+    def _columns(self, pointer: Any) -> tuple[Mapping[str, Any] | None, str]:
+        """``Schema.columns`` of ``data/schema.yaml`` at the released commit, if it has one."""
+        from mlgate.serve.source import SCHEMA_PATH
+
+        source = f"{pointer.commit[:12]}:{SCHEMA_PATH}"
+        try:
+            data = self.source.read(pointer.commit, SCHEMA_PATH)
+        except MlgateError as exc:
+            raise Rejected("schema_error", str(exc)) from exc
+        if data is None:
+            return None, f"model features (no {SCHEMA_PATH} at {pointer.commit[:12]})"
+        try:
+            from mlgate.data.schema import load_schema
+        except ImportError:  # pragma: no cover - the data package is part of mlgate
+            return None, f"model features ({SCHEMA_PATH} support not installed)"
+        from mlgate.fileio import write_bytes
+
+        path = self.schemas / f"{pointer.commit}.yaml"
+        write_bytes(path, data)
+        try:
+            columns: Mapping[str, Any] = load_schema(path).columns
+        except MlgateError as exc:
+            raise Rejected("schema_error", f"{source}: {exc}") from exc
+        return columns, source
+
+    def _load(self, pointer: Any, commit: str) -> Served:
+        from mlgate.ml.model import loads
+
+        path = self._cached(pointer, commit)
+        columns, schema_source = self._columns(pointer)
+        result = self.prober.probe(str(path), pointer.model.sha256, canary_values(columns))
+        if not result.ok:
+            raise Rejected(result.reason, result.message)
+        data = path.read_bytes()  # the exact bytes we deserialize are the ones we verify
+        if hashlib.sha256(data).hexdigest() != pointer.model.sha256:
+            raise Rejected("hash_mismatch", f"{path}: changed after the probe")
+        try:
+            model = loads(data, f"{pointer.version} ({pointer.model.sha256[:12]})")
+        except MlgateError as exc:
+            raise Rejected(classify_load_error(str(exc)), str(exc)) from exc
+        schema: RequestSchema
+        try:
+            if columns is None:
+                schema = from_features(result.features, source=schema_source)
+            else:
+                schema = from_schema_columns(result.features, columns, source=schema_source)
+        except ValueError as exc:
+            raise Rejected("schema_error", str(exc)) from exc
+        return Served(
+            version=pointer.version,
+            commit=pointer.commit,
+            sha256=pointer.model.sha256,
+            loaded_at=self.clock(),
+            model=model,
+            schema=schema,
+            classes=result.classes,
+        )
+
+
+class ReconcileLoop(threading.Thread):
+    """Calls :meth:`Reconciler.reconcile` every ``interval`` seconds and on :meth:`wake`."""
+
+    def __init__(self, reconciler: Reconciler, interval: float) -> None:
+        super().__init__(name="mlgate-reconcile", daemon=True)
+        self.reconciler = reconciler
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._force = False
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            force, self._force = self._force, False
+            self._wake.clear()
+            try:
+                self.reconciler.reconcile(force=force)
+            except Exception as exc:  # a bug must not stop reconciling; it shows in the log
+                self.reconciler.log(f"reconcile: internal error {type(exc).__name__}: {exc}")
+            self._wake.wait(self.interval)
+
+    def wake(self, *, force: bool = True) -> None:
+        """Reconcile now (from a SIGHUP handler); ``force`` skips the backoff."""
+        self._force = self._force or force
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()

@@ -1,0 +1,134 @@
+"""Run the server: uvicorn in the main thread, the reconcile loop in a second one.
+
+Signals: SIGHUP reconciles now (skipping any backoff); SIGTERM and SIGINT make uvicorn stop
+accepting connections, finish in-flight requests and return, and ``serve`` returns 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+DEFAULT_INTERVAL = 30.0
+DEFAULT_MAX_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Everything ``mlgate serve`` needs (the CLI fills it from its flags)."""
+
+    repo: str
+    ref: str | None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    interval: float = DEFAULT_INTERVAL
+    cache_dir: Path | None = None
+    max_rows: int = DEFAULT_MAX_ROWS
+    backoff: float = 30.0
+    drain_timeout: float = 30.0
+
+
+def default_cache_dir(environ: Mapping[str, str]) -> Path:
+    """``$XDG_CACHE_HOME/mlgate/serve``, else ``~/.cache/mlgate/serve``."""
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(
+        environ.get("HOME") or os.path.expanduser("~"), ".cache"
+    )
+    return Path(base) / "mlgate" / "serve"
+
+
+def _stderr_log(message: str) -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    sys.stderr.write(f"{stamp} mlgate serve: {message}\n")
+    sys.stderr.flush()
+
+
+def serve(
+    options: ServeOptions,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    log: Callable[[str], None] = _stderr_log,
+) -> int:
+    """Serve until SIGTERM/SIGINT; returns the exit code (0 after a clean drain)."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+
+    from mlgate.git import Repo
+    from mlgate.serve.probe import Prober
+    from mlgate.serve.source import RepoSource, normalise_url
+
+    prober = Prober(env=environ)
+    prober.warm()  # the probe child imports scikit-learn while we import the web stack
+
+    import uvicorn
+
+    from mlgate.serve.app import create_app
+    from mlgate.serve.metrics import ServeMetrics
+    from mlgate.serve.reconcile import ReconcileLoop, Reconciler
+    from mlgate.serve.state import ServingState
+
+    url = normalise_url(options.repo, cwd)
+    if Path(url).exists():
+        url = str(Repo.find(url, env=environ).root)
+    cache = options.cache_dir or default_cache_dir(environ)
+    state = ServingState()
+    metrics = ServeMetrics()
+    reconciler = Reconciler(
+        source=RepoSource(url=url, ref=options.ref, cache_dir=cache, env=environ),
+        state=state,
+        metrics=metrics,
+        prober=prober,
+        cache_dir=cache,
+        base_backoff=options.backoff,
+        log=log,
+    )
+    loop = ReconcileLoop(reconciler, options.interval)
+    app = create_app(state=state, metrics=metrics, max_rows=options.max_rows)
+    config = uvicorn.Config(
+        app,
+        host=options.host,
+        port=options.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=int(options.drain_timeout),
+    )
+    server = uvicorn.Server(config)
+
+    def on_hup(_sig: int, _frame: Any) -> None:
+        loop.wake(force=True)
+
+    def after_drain(_sig: int, _frame: Any) -> None:
+        # uvicorn re-raises the signal that stopped it once it has drained; by then the
+        # work is done, so the process just returns 0 instead of dying of the signal.
+        pass
+
+    previous = {
+        signal.SIGHUP: signal.signal(signal.SIGHUP, on_hup),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, after_drain),
+    }
+    log(
+        f"following {url} ({options.ref or 'default branch'}) every {options.interval:g} s; "
+        f"listening on http://{options.host}:{options.port}"
+    )
+    loop.start()
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits 1 when it cannot bind
+        server.started = False
+    finally:
+        loop.stop()
+        prober.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not server.started:
+        log(f"could not listen on {options.host}:{options.port}")
+        return 2
+    log("stopped after draining requests")
+    return 0

@@ -1,0 +1,252 @@
+"""Request validation: JSON rows checked against the served version's column schema.
+
+Pure functions over bytes and values, so they are unit-tested without a server. The schema
+comes from ``data/schema.yaml`` at the served commit (through ``mlgate.data.schema``), reduced
+here to what a request needs: the model's feature columns, in the model's order, each with a
+type, whether it may be null and, for categories, the allowed values.
+
+Observed ``min``/``max`` of the training data are not enforced here: a value outside the
+training range is drift (reported by validation and monitoring), not a malformed request.
+
+The fast path matters (see PERFORMANCE.md): a 100-row request is checked with a few C-level
+operations per row (key-set comparison, ``itemgetter``, a set of value types, one numpy
+``isfinite``); only a request that fails takes the slow path that names the row and column.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+NUMERIC = frozenset({"float", "int"})
+_NUMBER_TYPES = frozenset({int, float})
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column as a request must supply it."""
+
+    name: str
+    dtype: str = "float"  # "float" | "int" | "bool" | "str"
+    nullable: bool = False
+    allowed: frozenset[Any] | None = None
+
+
+@dataclass(frozen=True)
+class RequestSchema:
+    """The columns a request row must have, in the order the model takes them."""
+
+    columns: tuple[Column, ...]
+    source: str
+    names: tuple[str, ...] = field(init=False)
+    _keys: frozenset[str] = field(init=False, repr=False)
+    _fast: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        names = tuple(c.name for c in self.columns)
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "_keys", frozenset(names))
+        fast = all(
+            c.dtype == "float" and not c.nullable and c.allowed is None for c in self.columns
+        )
+        object.__setattr__(self, "_fast", fast and bool(names))
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, "columns": list(self.names)}
+
+
+class InvalidRequest(Exception):
+    """A request the server refuses: ``status`` (413 or 422) and a JSON-ready ``detail``."""
+
+    def __init__(
+        self, status: int, message: str, *, row: int | None = None, column: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail: dict[str, Any] = {"error": message}
+        if row is not None:
+            self.detail["row"] = row
+        if column is not None:
+            self.detail["column"] = column
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidRequest(422, f"{name} is not a finite number")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InvalidRequest(422, f"duplicate key {key!r}", column=key)
+            seen.add(key)
+    return out
+
+
+def parse_body(body: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity literals, no duplicate keys (``json.loads`` allows both)."""
+    try:
+        return json.loads(body, object_pairs_hook=_pairs, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(422, f"body is not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise InvalidRequest(422, "body is nested too deeply") from exc
+
+
+def _check_value(col: Column, value: Any, row: int) -> Any:
+    """One value against its column (the slow path); returns the value for the model."""
+    if value is None:
+        if col.nullable:
+            return math.nan if col.dtype in NUMERIC else None
+        raise InvalidRequest(422, f"{col.name} must not be null", row=row, column=col.name)
+    kind = type(value)
+    if col.dtype in NUMERIC:
+        if kind not in _NUMBER_TYPES:
+            raise InvalidRequest(
+                422,
+                f"{col.name}: expected a number, got {json.dumps(value)[:40]}",
+                row=row,
+                column=col.name,
+            )
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise InvalidRequest(422, f"{col.name}: not a finite number", row=row, column=col.name)
+        if col.dtype == "int" and not number.is_integer():
+            raise InvalidRequest(
+                422, f"{col.name}: expected an integer, got {value}", row=row, column=col.name
+            )
+    elif col.dtype == "bool":
+        if kind is not bool:
+            raise InvalidRequest(
+                422, f"{col.name}: expected true or false", row=row, column=col.name
+            )
+    elif kind is not str:
+        raise InvalidRequest(422, f"{col.name}: expected a string", row=row, column=col.name)
+    if col.allowed is not None and value not in col.allowed:
+        raise InvalidRequest(
+            422,
+            f"{col.name}: {json.dumps(value)[:40]} is not one of the allowed values",
+            row=row,
+            column=col.name,
+        )
+    return value
+
+
+def _row_error(schema: RequestSchema, row: Any, index: int) -> InvalidRequest:
+    """The first problem of a row that failed the fast path, naming row and column."""
+    if not isinstance(row, dict):
+        return InvalidRequest(422, "each row must be a JSON object", row=index)
+    unknown = sorted(set(row) - schema._keys)
+    if unknown:
+        return InvalidRequest(422, f"unknown column {unknown[0]!r}", row=index, column=unknown[0])
+    missing = [n for n in schema.names if n not in row]
+    if missing:
+        return InvalidRequest(422, f"missing column {missing[0]!r}", row=index, column=missing[0])
+    for col in schema.columns:
+        try:
+            _check_value(col, row[col.name], index)
+        except InvalidRequest as exc:
+            return exc
+    return InvalidRequest(422, "invalid row", row=index)  # not reached for a failing row
+
+
+def validate_rows(payload: Any, schema: RequestSchema, *, max_rows: int) -> Any:
+    """Check ``{"rows": [...]}`` and return the model input (a DataFrame in model order).
+
+    Raises :class:`InvalidRequest`: 413 above ``max_rows``, 422 naming row and column for
+    unknown or missing columns, wrong types, nulls where not allowed and non-finite numbers.
+    """
+    import pandas as pd
+
+    if not isinstance(payload, dict) or set(payload) != {"rows"}:
+        raise InvalidRequest(422, 'body must be a JSON object {"rows": [{column: value, ...}]}')
+    rows = payload["rows"]
+    if not isinstance(rows, list) or not rows:
+        raise InvalidRequest(422, '"rows" must be a non-empty list of objects')
+    if len(rows) > max_rows:
+        raise InvalidRequest(413, f"{len(rows)} rows; the limit is {max_rows} per request")
+    keys, names = schema._keys, schema.names
+    pick = itemgetter(*names)
+    if schema._fast:
+        values: list[Any] = []
+        for i, row in enumerate(rows):
+            if type(row) is not dict or row.keys() != keys:
+                raise _row_error(schema, row, i)
+            picked = pick(row)
+            tup = picked if len(names) > 1 else (picked,)
+            if not set(map(type, tup)) <= _NUMBER_TYPES:
+                raise _row_error(schema, row, i)
+            values.append(tup)
+        try:
+            matrix = np.array(values, dtype=np.float64)
+        except OverflowError:  # an integer beyond float range
+            matrix = None
+        if matrix is None or not np.isfinite(matrix).all():
+            for i, row in enumerate(rows):
+                for col in schema.columns:
+                    _check_value(col, row[col.name], i)
+        return pd.DataFrame(matrix, columns=list(names), copy=False)
+    data: dict[str, list[Any]] = {n: [] for n in names}
+    for i, row in enumerate(rows):
+        if type(row) is not dict or row.keys() != keys:
+            raise _row_error(schema, row, i)
+        for col in schema.columns:
+            data[col.name].append(_check_value(col, row[col.name], i))
+    return pd.DataFrame(data, columns=list(names))
+
+
+def _dtype_kind(dtype: str) -> str:
+    d = dtype.lower()
+    if d.startswith(("float", "double", "number", "numeric")):
+        return "float"
+    if d.startswith(("int", "uint", "integer")):
+        return "int"
+    if d.startswith("bool"):
+        return "bool"
+    return "str"
+
+
+def from_schema_columns(
+    features: Iterable[str], columns: Mapping[str, Any], *, source: str
+) -> RequestSchema:
+    """A :class:`RequestSchema` for the model's ``features`` from ``Schema.columns``.
+
+    ``columns`` maps name -> a column schema with ``dtype``, ``nullable`` and allowed
+    values (``allowed``/``values``); a feature missing from it is a :class:`ValueError`
+    (the candidate is rejected: its schema and its model disagree).
+    """
+    out = []
+    for name in features:
+        if name not in columns:
+            raise ValueError(f"{source}: no column {name!r}, which the model needs")
+        spec = columns[name]
+        allowed = getattr(spec, "allowed", None)
+        if allowed is None:
+            allowed = getattr(spec, "values", None)
+        kind = _dtype_kind(str(getattr(spec, "dtype", "float")))
+        out.append(
+            Column(
+                name=name,
+                # a model takes floats: an int column still accepts integral JSON numbers only
+                dtype=kind,
+                nullable=bool(getattr(spec, "nullable", False)),
+                allowed=frozenset(allowed) if allowed else None,
+            )
+        )
+    return RequestSchema(tuple(out), source)
+
+
+def from_features(features: Iterable[str], *, source: str) -> RequestSchema:
+    """Every feature a non-null finite number (when the served commit has no schema file)."""
+    return RequestSchema(tuple(Column(name) for name in features), source)

@@ -1,0 +1,170 @@
+"""Builders shared by the tests of mlgate.serve: small real models, a loopback server."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import RemoteError
+
+
+@lru_cache(maxsize=8)
+def model_bytes(C: float = 1.0, kind: str = "logistic_regression") -> bytes:
+    """A skops file of a real pipeline trained on the reference data (cached per process)."""
+    import skops.io as sio
+
+    from mlgate.ml import dataset
+    from mlgate.ml.model import TrainParams, build_estimator
+
+    frame = dataset.load_reference()
+    features = [c for c in frame.columns if c not in (dataset.ROW_ID, dataset.TARGET)]
+    params = TrainParams(model=kind, random_state=0, C=C, n_estimators=5, max_depth=2)
+    est = build_estimator(params).fit(frame[features], frame[dataset.TARGET])
+    return bytes(sio.dumps(est))
+
+
+@lru_cache(maxsize=1)
+def feature_names() -> tuple[str, ...]:
+    from mlgate.ml import dataset
+
+    frame = dataset.load_reference()
+    return tuple(c for c in frame.columns if c not in (dataset.ROW_ID, dataset.TARGET))
+
+
+def example_row(scale: float = 1.0) -> dict[str, float]:
+    """A realistic request row (the first row of the reference data)."""
+    from mlgate.ml import dataset
+
+    frame = dataset.load_reference()
+    return {name: float(frame[name].iloc[0]) * scale for name in feature_names()}
+
+
+def untrusted_model_bytes() -> bytes:
+    """A working model whose file needs a type outside mlgate's allow-list.
+
+    skops trusts scikit-learn's own types by default; a ``collections.Counter`` attribute
+    is a harmless stand-in for any type nobody has reviewed.
+    """
+    import collections
+
+    import skops.io as sio
+
+    from mlgate.ml.model import loads
+
+    est = loads(model_bytes(1.0), "test")
+    est.steps[-1][1].note_ = collections.Counter(a=1)
+    return bytes(sio.dumps(est))
+
+
+def pointer_for(data: bytes, version: str, commit: str = "a" * 40) -> Any:
+    from mlgate.deploy.pointer import ModelRef, Pointer
+
+    return Pointer(
+        version=version,
+        commit=commit,
+        model=ModelRef(
+            path="models/model.skops",
+            md5=hashlib.md5(data).hexdigest(),
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+        ),
+        metrics={"accuracy": 0.9},
+        released_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+class FakeSource:
+    """An in-memory repository (commit -> files) and DVC remote (md5 -> bytes)."""
+
+    def __init__(self) -> None:
+        self.tip = "0" * 40
+        self.files: dict[str, dict[str, bytes]] = {self.tip: {}}
+        self.remote: dict[str, bytes] = {}
+        self.fetches = 0
+        self.polls = 0
+
+    def commit(self, files: dict[str, bytes]) -> str:
+        n = len(self.files)
+        sha = f"{n:040x}"
+        merged = dict(self.files[self.tip])
+        merged.update(files)
+        self.files[sha] = merged
+        self.tip = sha
+        return sha
+
+    def release(self, data: bytes, version: str, *, upload: bytes | None = None) -> str:
+        """Put ``upload`` (default ``data``) in the remote and commit a pointer to ``data``."""
+        from mlgate.deploy.pointer import POINTER_PATH, dumps_pointer
+
+        p = pointer_for(data, version)
+        self.remote[p.model.md5] = data if upload is None else upload
+        return self.commit({POINTER_PATH: dumps_pointer(p).encode()})
+
+    def poll(self) -> str:
+        self.polls += 1
+        return self.tip
+
+    def read(self, commit: str, path: str) -> bytes | None:
+        return self.files.get(commit, {}).get(path)
+
+    def fetch_model(self, pointer: Any, commit: str, dest: Path) -> Path:
+        # the contract of mlgate.deploy.remote.fetch_model: verify, write atomically
+        self.fetches += 1
+        data = self.remote.get(pointer.model.md5)
+        if data is None:
+            raise RemoteError(f"{pointer.version}: object {pointer.model.md5} not in the remote")
+        if hashlib.sha256(data).hexdigest() != pointer.model.sha256:
+            raise RemoteError(f"{pointer.version}: sha256 mismatch for {pointer.model.md5}")
+        dest.write_bytes(data)
+        return dest
+
+
+class InProcessProber:
+    """The probe's checks without the child process (fast unit tests of the reconciler)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def probe(self, path: str, sha256: str, canary: Any) -> Any:
+        from mlgate.serve.probe import probe_file
+
+        self.calls += 1
+        return probe_file(path, sha256, canary)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 in a background thread; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="error", access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

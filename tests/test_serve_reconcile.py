@@ -1,0 +1,234 @@
+"""The reconcile pass: swap on a new pointer, keep the last good model on any failure."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mlgate.deploy.pointer import POINTER_PATH
+from mlgate.serve.metrics import ServeMetrics
+from mlgate.serve.probe import Prober
+from mlgate.serve.reconcile import Reconciler
+from mlgate.serve.state import ServingState
+from tests.serve_support import (
+    FakeSource,
+    InProcessProber,
+    model_bytes,
+    pointer_for,
+    untrusted_model_bytes,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> tuple[FakeSource, Reconciler, Clock]:
+    source, clock = FakeSource(), Clock()
+    rec = Reconciler(
+        source=source,
+        state=ServingState(),
+        metrics=ServeMetrics(),
+        prober=InProcessProber(),
+        cache_dir=tmp_path / "cache",
+        base_backoff=30,
+        clock=clock,
+    )
+    return source, rec, clock
+
+
+def metric(rec: Reconciler, name: str, labels: dict[str, str] | None = None) -> float:
+    value = rec.metrics.registry.get_sample_value(name, labels or {})
+    return 0.0 if value is None else value
+
+
+def test_before_any_release_nothing_is_served(world: tuple[FakeSource, Reconciler, Clock]) -> None:
+    _, rec, _ = world
+    result = rec.reconcile()
+    assert result.outcome == "no_release"
+    assert "mlgate release" in result.message
+    assert rec.state.current is None
+    assert rec.state.version_json()["ready"] is False
+
+
+def test_release_swaps_then_stays_unchanged_and_uses_the_cache(
+    world: tuple[FakeSource, Reconciler, Clock],
+) -> None:
+    source, rec, _ = world
+    v1, v2 = model_bytes(1.0), model_bytes(0.01)
+    source.release(v1, "v1.0.0")
+    assert rec.reconcile().outcome == "swapped"
+    first = rec.state.current
+    assert first is not None and first.version == "v1.0.0"
+    assert first.schema.names[0] == "mean_radius" and "no data/schema.yaml" in first.schema.source
+    assert rec.reconcile().outcome == "unchanged"
+    assert rec.state.current is first
+    source.release(v2, "v1.1.0")
+    assert rec.reconcile().outcome == "swapped"
+    assert rec.state.current is not None and rec.state.current.version == "v1.1.0"
+    source.release(v1, "v1.0.0")  # a rollback: the same bytes come from the cache
+    assert rec.reconcile().outcome == "swapped"
+    assert source.fetches == 2
+    assert metric(rec, "mlgate_reload_attempts_total", {"result": "swapped"}) == 3
+    assert metric(rec, "mlgate_ready") == 1
+    info = {"version": "v1.0.0", "commit": "a" * 40, "sha256": first.sha256}
+    assert metric(rec, "mlgate_model_info", info) == 1
+
+
+@pytest.mark.parametrize(
+    ("upload", "reason"),
+    [
+        (b"tampered" * 100, "hash_mismatch"),
+        (None, "missing_object"),
+    ],
+)
+def test_remote_failures_keep_the_old_model(
+    world: tuple[FakeSource, Reconciler, Clock], upload: bytes | None, reason: str
+) -> None:
+    source, rec, _ = world
+    source.release(model_bytes(1.0), "v1.0.0")
+    rec.reconcile()
+    good = rec.state.current
+    source.release(model_bytes(0.01), "v1.1.0", upload=upload)
+    if upload is None:
+        source.remote.pop(pointer_for(model_bytes(0.01), "v1.1.0").model.md5)
+    result = rec.reconcile()
+    assert (result.outcome, result.reason) == ("rejected", reason)
+    assert rec.state.current is good
+    version = rec.state.version_json()
+    assert version["version"] == "v1.0.0" and version["ready"] is True
+    assert version["last_rejected"]["reason"] == reason
+    assert version["last_rejected"]["version"] == "v1.1.0"
+    assert metric(rec, "mlgate_reload_failures_total", {"reason": reason}) == 1
+    labels = {"version": "v1.1.0", "commit": source.tip, "reason": reason}
+    assert metric(rec, "mlgate_candidate_rejected", labels) == 1
+
+
+def test_damaged_files_are_rejected_by_the_probe(
+    world: tuple[FakeSource, Reconciler, Clock],
+) -> None:
+    source, rec, _ = world
+    source.release(model_bytes(1.0), "v1.0.0")
+    rec.reconcile()
+    truncated = model_bytes(0.01)[:-500]
+    source.release(truncated, "v1.1.0")
+    assert rec.reconcile().reason == "load_error"
+    source.release(untrusted_model_bytes(), "v1.2.0")
+    result = rec.reconcile()
+    assert result.reason == "untrusted_type"
+    assert "collections.Counter" in result.message
+    assert rec.state.current is not None and rec.state.current.version == "v1.0.0"
+
+
+def test_malformed_pointer_is_rejected_naming_the_field(
+    world: tuple[FakeSource, Reconciler, Clock],
+) -> None:
+    source, rec, _ = world
+    source.release(model_bytes(1.0), "v1.0.0")
+    rec.reconcile()
+    text = source.files[source.tip][POINTER_PATH].decode()
+    sha = pointer_for(model_bytes(1.0), "v1.0.0").model.sha256
+    source.commit({POINTER_PATH: text.replace(sha, "not-a-hash").encode()})
+    result = rec.reconcile()
+    assert (result.outcome, result.reason) == ("rejected", "bad_pointer")
+    assert "model.sha256" in result.message
+    assert rec.state.current is not None and rec.state.current.version == "v1.0.0"
+
+
+def test_failed_commit_backs_off_but_a_new_commit_is_tried_at_once(
+    world: tuple[FakeSource, Reconciler, Clock],
+) -> None:
+    source, rec, clock = world
+    source.release(model_bytes(1.0), "v1.0.0", upload=b"bad")
+    assert rec.reconcile().outcome == "rejected"
+    assert source.fetches == 1
+    for _ in range(5):  # no hot loop: the same commit waits
+        clock.advance(5)
+        result = rec.reconcile()
+        assert result.outcome == "backoff" and result.reason == "hash_mismatch"
+    assert source.fetches == 1
+    clock.advance(10)  # 30 s after the failure: one retry, then 60 s
+    assert rec.reconcile().outcome == "rejected"
+    assert rec.state.last_rejection is not None
+    assert rec.state.last_rejection.retry_at == clock.now + timedelta(seconds=60)
+    assert rec.reconcile(force=True).outcome == "rejected"  # SIGHUP skips the wait
+    assert source.fetches == 3
+    source.remote.clear()
+    source.release(model_bytes(1.0), "v1.0.1")  # a fix lands: tried at once
+    assert rec.reconcile().outcome == "swapped"
+    assert rec.state.current is not None and rec.state.current.version == "v1.0.1"
+
+
+def test_schema_at_the_released_commit_drives_validation(
+    world: tuple[FakeSource, Reconciler, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import types
+    from dataclasses import dataclass
+
+    from tests.serve_support import feature_names
+
+    @dataclass
+    class Col:
+        dtype: str
+        nullable: bool = False
+        min: float | None = None
+        max: float | None = None
+
+    seen: list[Path] = []
+
+    class Schema:
+        def __init__(self, path: Path) -> None:
+            seen.append(path)
+            self.columns = {n: Col("float64", min=0, max=10) for n in feature_names()}
+
+    fake = types.ModuleType("mlgate.data.schema")
+    fake.load_schema = Schema  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "mlgate.data.schema", fake)
+    source, rec, _ = world
+    data = model_bytes(1.0)
+    pointer = pointer_for(data, "v1.0.0")
+    source.files[source.tip] = {}
+    source.files[pointer.commit] = {"data/schema.yaml": b"columns: {}\n"}
+    source.release(data, "v1.0.0")
+    assert rec.reconcile().outcome == "swapped"
+    assert seen and seen[0].read_bytes() == b"columns: {}\n"
+    assert rec.state.current is not None
+    assert rec.state.current.schema.source == f"{'a' * 12}:data/schema.yaml"
+
+
+def test_probe_child_crash_and_timeout_are_rejections(tmp_path: Path) -> None:
+    crash = Prober(command=[sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 11)"])
+    result = crash.probe(str(tmp_path / "m.skops"), "0" * 64, {})
+    assert (result.ok, result.reason) == (False, "probe_crashed")
+    assert "SIGSEGV" in result.message
+    crash.close()
+    hang = Prober(command=[sys.executable, "-c", "import time; time.sleep(60)"], timeout=0.5)
+    result = hang.probe(str(tmp_path / "m.skops"), "0" * 64, {})
+    assert (result.ok, result.reason) == (False, "probe_timeout")
+    hang.close()
+
+
+@pytest.mark.slow
+def test_real_probe_child_accepts_a_good_model_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    import hashlib
+
+    good, bad = tmp_path / "good.skops", tmp_path / "bad.skops"
+    good.write_bytes(model_bytes(1.0))
+    bad.write_bytes(untrusted_model_bytes())
+    prober = Prober()
+    ok = prober.probe(str(good), hashlib.sha256(good.read_bytes()).hexdigest(), {})
+    assert ok.ok and ok.classes == (0, 1) and len(ok.features) == 30
+    refused = prober.probe(str(bad), hashlib.sha256(bad.read_bytes()).hexdigest(), {})
+    assert (refused.ok, refused.reason) == (False, "untrusted_type")
+    prober.close()
