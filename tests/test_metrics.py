@@ -93,7 +93,7 @@ def test_parse_yaml_and_toml_metrics() -> None:
     assert parse_metrics(b"[a]\nb = 2\n", "m.toml") == {"a.b": 2}
     with pytest.raises(DataError, match=r"m.yaml: a: expected a finite number, got nan"):
         parse_metrics(b"a: .nan\n", "m.yaml")
-    with pytest.raises(ConfigError, match="m.yaml: invalid YAML"):
+    with pytest.raises(ConfigError, match=r"m\.yaml: invalid YAML"):
         parse_metrics(b"a: [\n", "m.yaml")
 
 

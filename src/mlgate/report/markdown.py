@@ -24,6 +24,7 @@ COMMENT_LIMIT = 65_536
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "❔", "warn": "⚠️", "skip": "⏭️"}
 MAX_ROWS = 60
 WORST_SLICES = 5
+MAX_LISTED = 10
 
 
 def num(x: Any) -> str:
@@ -82,13 +83,12 @@ def _verdict(result: GateResult, heading: str) -> list[str]:
         "none": "missing (no `gate:` section)",
     }.get(result.policy_from, "")
     lines[-1] += f" · policy {source}"
-    if result.failures:
-        lines += ["", "**Failed:**"]
-        lines += [f"- {_rule_label(r)}: {text(r.message)}" for r in result.failures]
-    warns = result.warnings
-    if warns:
-        lines += ["", "**Warnings:**"]
-        lines += [f"- {_rule_label(r)}: {text(r.message)}" for r in warns]
+    for title, rules in (("Failed", result.failures), ("Warnings", result.warnings)):
+        if rules:
+            lines += ["", f"**{title}:**"]
+            lines += [f"- {_rule_label(r)}: {text(r.message)}" for r in rules[:MAX_LISTED]]
+            if len(rules) > MAX_LISTED:
+                lines.append(f"- and {len(rules) - MAX_LISTED} more (see the table)")
     if result.notes:
         lines += ["", *(f"> {n}" for n in result.notes)]  # mlgate's own words
     return lines
@@ -213,13 +213,15 @@ def _slices(data: ReportData) -> list[str]:
 def _validation(data: ReportData) -> list[str]:
     if data.validation is None:
         return []
-    try:
-        from mlgate.data.report import markdown_section  # the data helper's renderer
-    except ImportError:
-        markdown_section = None
-    if markdown_section is not None:
-        section: str = markdown_section(data.validation)
-        return ["### Data validation", "", section.strip()]
+    import importlib
+
+    try:  # the data-validation renderer (it writes its own "### Data validation" heading)
+        render = getattr(importlib.import_module("mlgate.data.report"), "markdown_section", None)
+    except ImportError:  # not there: a plain table of metrics/validation.json below
+        render = None
+    if render is not None:
+        section = str(render(data.validation)).strip()
+        return [section] if section.startswith("#") else ["### Data validation", "", section]
     from mlgate.metrics.read import flatten
 
     flat = flatten(data.validation, "metrics/validation.json", numbers_only=False)
