@@ -59,6 +59,7 @@ def serve(
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
 
+    from mlgate.errors import ConfigError
     from mlgate.git import Repo
     from mlgate.serve.probe import Prober
     from mlgate.serve.source import RepoSource, normalise_url
@@ -74,8 +75,13 @@ def serve(
     from mlgate.serve.state import ServingState
 
     url = normalise_url(options.repo, cwd)
-    if Path(url).exists():
-        url = str(Repo.find(url, env=environ).root)
+    if url.startswith("/"):
+        if not Path(url).exists():
+            raise ConfigError(
+                f"--repo {options.repo}: no such folder; pass a local repository or a git URL"
+            )
+        if not Path(url, "HEAD").is_file():  # not a bare repository: find its top level
+            url = str(Repo.find(url, env=environ).root)
     cache = options.cache_dir or default_cache_dir(environ)
     state = ServingState()
     metrics = ServeMetrics()
