@@ -1,26 +1,34 @@
-"""Stage `validate`: check the raw data, then write the deterministic train/eval split."""
+"""Stage `validate`: check the raw data against the committed schema and reference profile
+(``data/schema.yaml``, ``data/reference_profile.json``; see ``mlgate.data``), write
+``metrics/validation.json``, then the deterministic train/eval split.
+
+Exit 1 (the pipeline stops) on a schema violation or drift beyond a ``fail`` threshold.
+"""
 
 from __future__ import annotations
 
 import sys
 
 from mlgate.config import load_params
+from mlgate.data.validate import load_inputs, parse_settings, validate_file
 from mlgate.fileio import write_json
 from mlgate.ml import dataset
-from mlgate.ml.checks import check_columns
 from mlgate.stage import run_stage
 
 
 def main() -> int:
     params = load_params()
     p = dataset.DataParams.from_section(params.section("data"))
-    frame = dataset.read_table(p.path)
-    problems = check_columns(frame, source=p.path)
-    for problem in problems:
-        print(f"validate: {problem}", file=sys.stderr)
-    write_json("metrics/validation.json", {"rows": len(frame), "violations": len(problems)})
-    if problems:
+    settings = parse_settings(params.optional_section("validate"))
+    schema, profile = load_inputs(settings.schema, settings.profile)
+    result = validate_file(p.path, schema=schema, profile=profile, thresholds=settings.thresholds)
+    write_json("metrics/validation.json", result.to_metrics())
+    for finding in result.findings:
+        print(f"validate: {finding.level}: {finding.describe()}", file=sys.stderr)
+    if not result.passed:
+        print(f"validate: {p.path}: {len(result.violations)} violations", file=sys.stderr)
         return 1
+    frame = dataset.read_table(p.path)
     train, evaluation = dataset.split(
         frame, id_column=p.id_column, fraction=p.eval_fraction, seed=p.split_seed
     )

@@ -28,14 +28,18 @@ _GRID = 1 << 14
 class BinCounter:
     """Counts values into the bins ``(-inf, e0], (e0, e1], ..., (e_last, inf)``.
 
-    ``np.searchsorted`` costs about 50 ns per value; a uniform grid over the edges' range
-    puts most values in a cell without an edge, where the bin is known, and only the values
-    in the few cells around an edge are searched. About 2-3x faster, exact.
+    ``np.searchsorted`` costs about 50 ns per value. Instead a uniform grid of cells over the
+    edges' range is counted with ``bincount``; a cell without an edge lies in one known bin,
+    and only values in the few cells around an edge are searched: exact, about 5x faster.
+    Work goes in chunks of :data:`CHUNK` values through preallocated buffers, so no
+    temporary the size of the column is made (page faults on those cost as much as the math).
     """
+
+    CHUNK = 1 << 16
 
     def __init__(self, edges: tuple[float, ...] | Floats) -> None:
         self.edges = np.asarray(edges, dtype=np.float64)
-        self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
+        self._counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
         n = len(self.edges)
         self._grid = n >= 2 and self.edges[-1] > self.edges[0]
         if not self._grid:
@@ -44,37 +48,51 @@ class BinCounter:
         self._lo, self._scale = lo, _GRID / (hi - lo)
         left = lo + np.arange(_GRID) / self._scale
         self._lut = np.searchsorted(self.edges, left, side="left")
-        cells = self._cells(self.edges)
+        cells = np.clip(((self.edges - lo) * self._scale), 0, _GRID - 1).astype(np.intp)
         dirty = np.zeros(_GRID, dtype=np.bool_)
         for shift in (-1, 0, 1):  # rounding can move a value one cell: search around edges
             dirty[np.clip(cells + shift, 0, _GRID - 1)] = True
         dirty[0] = dirty[-1] = True  # values outside the edges' range land here
         self._dirty = dirty
+        self._cell_counts = np.zeros(_GRID, dtype=np.int64)
+        self._pos = np.empty(self.CHUNK, dtype=np.float64)
+        self._cells = np.empty(self.CHUNK, dtype=np.intp)
 
-    def _cells(self, values: Floats) -> np.ndarray[Any, Any]:
-        pos = (values - self._lo) * self._scale
-        np.clip(pos, 0, _GRID - 1, out=pos)
-        return pos.astype(np.intp)
-
-    def add(self, values: Floats) -> None:
-        """Count finite float64 values."""
-        if len(values) == 0:
-            return
+    @property
+    def counts(self) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """Values per bin so far."""
         if not self._grid:
-            self.counts += np.bincount(
-                np.searchsorted(self.edges, values, side="left"), minlength=len(self.counts)
-            )
-            return
-        cells = self._cells(values)
-        per_cell = np.bincount(cells, minlength=_GRID)
+            return self._counts
         clean = ~self._dirty
-        self.counts += np.bincount(
-            self._lut[clean], weights=per_cell[clean], minlength=len(self.counts)
-        ).astype(np.int64)
-        exact = values[self._dirty[cells]]
-        self.counts += np.bincount(
-            np.searchsorted(self.edges, exact, side="left"), minlength=len(self.counts)
+        per_bin = np.bincount(
+            self._lut[clean], weights=self._cell_counts[clean], minlength=len(self._counts)
         )
+        return self._counts + per_bin.astype(np.int64)
+
+    def reset(self) -> None:
+        self._counts[:] = 0
+        if self._grid:
+            self._cell_counts[:] = 0
+
+    def add(self, values: np.ndarray[Any, Any]) -> None:
+        """Count finite values (any integer or float dtype)."""
+        nbins = len(self._counts)
+        if not self._grid:
+            idx = np.searchsorted(self.edges, values, side="left")
+            self._counts += np.bincount(idx, minlength=nbins)
+            return
+        for start in range(0, len(values), self.CHUNK):
+            x = values[start : start + self.CHUNK]
+            pos, cells = self._pos[: len(x)], self._cells[: len(x)]
+            np.subtract(x, self._lo, out=pos)
+            np.multiply(pos, self._scale, out=pos)
+            np.clip(pos, 0, _GRID - 1, out=pos)
+            cells[...] = pos
+            self._cell_counts += np.bincount(cells, minlength=_GRID)
+            exact = x[self._dirty[cells]]
+            if len(exact):
+                idx = np.searchsorted(self.edges, exact, side="left")
+                self._counts += np.bincount(idx, minlength=nbins)
 
 
 def psi(reference: np.ndarray[Any, Any], current: np.ndarray[Any, Any], *, floor: float) -> float:

@@ -156,13 +156,9 @@ def _schema_column(c: _Column, rows: int) -> ColumnSchema:
     if dtype in ("integer", "float") and allowed is None and c.count:
         integer = dtype == "integer"
         span = c.hi - c.lo or abs(c.hi) or 1.0
-        lo = c.lo - MARGIN * span
-        if c.lo >= 0:
-            lo = max(lo, 0.0)
-        lo = _round_out(lo, False, integer)
+        # never negative in the data: assume a sign constraint (counts, sizes, amounts)
+        lo = 0.0 if c.lo >= 0 else _round_out(c.lo - MARGIN * span, False, integer)
         hi = None if key else _round_out(c.hi + MARGIN * span, True, integer)
-        if key:
-            lo = 0.0 if c.lo >= 0 else lo
     fraction = None
     if c.nulls:
         share = c.nulls / max(rows, 1)
@@ -243,7 +239,7 @@ def infer(path: str, *, progress: Progress | None = None) -> tuple[Schema, Profi
 
 def _count_again(path: str, counters: dict[str, BinCounter], as_text: set[str]) -> None:
     for counter in counters.values():
-        counter.counts[:] = 0
+        counter.reset()
     table = open_table(path, as_text=frozenset(as_text))
     index = {name: table.names.index(name) for name in counters}
     for batch in table.batches:

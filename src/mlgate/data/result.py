@@ -58,6 +58,12 @@ class Finding:
     examples: tuple[Example, ...] = ()
     score: float | None = None
 
+    def describe(self) -> str:
+        """One line: ``column 'x': range: 3 values outside [0, 10] (row 4: -1.0, ...)``."""
+        where = f"column {self.column!r}" if self.column is not None else "table"
+        examples = ", ".join(f"row {e.row}: {e.value}" for e in self.examples)
+        return f"{where}: {self.check}: {self.message}" + (f" ({examples})" if examples else "")
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "check": self.check,

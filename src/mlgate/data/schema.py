@@ -169,8 +169,9 @@ HEADER = """\
 # Data schema for mlgate validate (written by `mlgate schema infer`, then reviewed by a person).
 # Per column: dtype (integer | float | string | boolean), nullable (default false),
 # max_null_fraction, min, max, allowed (values), unique. Unknown keys are errors.
-# Inferred bounds are widened by 10% of the observed range: tighten them to what the domain
-# allows, then commit. rows: the expected row-count range. extra_columns: fail | warn | ignore.
+# Inferred bounds: min 0 when no value was negative, else the observed min widened by 10% of
+# the range; max the observed max widened by 10%. Set them to what the domain allows, then
+# commit. rows: the expected row-count range. extra_columns: fail | warn | ignore.
 """
 
 

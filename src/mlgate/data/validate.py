@@ -10,6 +10,8 @@ schema says ``extra_columns: warn``. Unreadable input raises :class:`DataError`.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +109,7 @@ def validate_file(
     if profile is not None:
         check_profile(profile, schema, source="the reference profile")
     types = {name: spec.dtype for name, spec in schema.columns.items()}
+    workers = max(1, min(4, os.cpu_count() or 1))
 
     def run(as_text: frozenset[str]) -> tuple[list[str], int, dict[str, ColumnCheck]]:
         table = open_table(path, types=types, as_text=as_text, progress=progress)
@@ -117,10 +120,17 @@ def validate_file(
         }
         index = {name: table.names.index(name) for name in checks}
         rows = 0
-        for batch in table.batches:
-            for name, check in checks.items():
-                check.update(batch.column(index[name]), rows)
-            rows += batch.num_rows
+        # numpy and pyarrow release the GIL: columns are checked in parallel threads
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for batch in table.batches:
+                offset = rows
+                jobs = [
+                    pool.submit(check.update, batch.column(index[name]), offset)
+                    for name, check in checks.items()
+                ]
+                for job in jobs:
+                    job.result()
+                rows += batch.num_rows
         for check in checks.values():
             check.finish_unique()
         return table.names, rows, checks
