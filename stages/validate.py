@@ -8,8 +8,11 @@ Exit 1 (the pipeline stops) on a schema violation or drift beyond a ``fail`` thr
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from mlgate.config import load_params
+from mlgate.ct.batches import MANIFEST_PATH, training_frame, write_manifest
+from mlgate.ct.params import CtParams
 from mlgate.data.validate import load_inputs, parse_settings, validate_file
 from mlgate.fileio import write_json
 from mlgate.ml import dataset
@@ -21,14 +24,22 @@ def main() -> int:
     p = dataset.DataParams.from_section(params.section("data"))
     settings = parse_settings(params.optional_section("validate"))
     schema, profile = load_inputs(settings.schema, settings.profile)
-    result = validate_file(p.path, schema=schema, profile=profile, thresholds=settings.thresholds)
+    # continuous training: the reference data plus the batches in the window (params ct:)
+    frame, manifest = training_frame(
+        Path("."), p, CtParams.from_section(params.optional_section("ct"))
+    )
+    source = p.path
+    if manifest.trained:
+        source = "data/prepared/training.parquet"
+        dataset.write_parquet(frame, source)
+    write_manifest(MANIFEST_PATH, manifest)
+    result = validate_file(source, schema=schema, profile=profile, thresholds=settings.thresholds)
     write_json("metrics/validation.json", result.to_metrics())
     for finding in result.findings:
         print(f"validate: {finding.level}: {finding.describe()}", file=sys.stderr)
     if not result.passed:
-        print(f"validate: {p.path}: {len(result.violations)} violations", file=sys.stderr)
+        print(f"validate: {source}: {len(result.violations)} violations", file=sys.stderr)
         return 1
-    frame = dataset.read_table(p.path)
     train, evaluation = dataset.split(
         frame, id_column=p.id_column, fraction=p.eval_fraction, seed=p.split_seed
     )

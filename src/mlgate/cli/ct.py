@@ -1,0 +1,84 @@
+"""``mlgate ct``: one continuous-training cycle."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "continuous training: validate new batches, monitor, retrain, gate, then PR or release"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode", choices=("pr", "release"), help="what a passing cycle does (default: ct.mode)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="no commit, push, pull request or release"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--report", metavar="FILE", help="also write the Markdown report here")
+    parser.add_argument(
+        "--git-remote", default="origin", metavar="NAME", help="git remote to push to (origin)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from mlgate.ct.cycle import run_cycle
+    from mlgate.git import Repo
+
+    console = None
+    if not args.json:
+        from rich.console import Console
+
+        console = Console(stderr=False, highlight=False)
+
+    def log(line: str) -> None:
+        if console is not None:
+            console.print(f"[dim]ct:[/dim] {line}", markup=True, soft_wrap=True)
+
+    result = run_cycle(
+        Repo.find(), mode=args.mode, dry_run=args.dry_run, log=log, git_remote=args.git_remote
+    )
+    if args.report:
+        from mlgate.fileio import write_text
+
+        write_text(args.report, result.report)
+    _actions(result)
+    if args.json:
+        from mlgate.fileio import dumps_json
+
+        sys.stdout.write(dumps_json(result.to_json()))
+        return result.exit_code
+    assert console is not None
+    if result.gate is not None and result.outcome != "no_new_data":
+        from mlgate.report.terminal import render_gate
+
+        render_gate(console, result.gate)
+    style = "red" if result.exit_code else "green"
+    console.print(f"[bold {style}]{result.outcome}[/]: {result.message}", soft_wrap=True)
+    return result.exit_code
+
+
+def _actions(result: object) -> None:
+    """In GitHub Actions: the report in the step summary, outputs, annotations."""
+    from mlgate.ci.actions import annotate, append_step_summary, in_actions, set_outputs
+    from mlgate.ct.cycle import CycleResult
+
+    assert isinstance(result, CycleResult)
+    if not in_actions():
+        return
+    append_step_summary(result.report)
+    pr = result.pull_request or {}
+    set_outputs(
+        {
+            "outcome": result.outcome,
+            "tag": result.tag or "",
+            "branch": result.branch or "",
+            "pr": str(pr.get("number") or ""),
+        }
+    )
+    if result.outcome in ("invalid_data", "rejected"):
+        annotate("error", f"mlgate ct: {result.outcome}", result.message)
+    elif result.outcome == "rolled_back":
+        annotate("warning", "mlgate ct: rolled back", result.message)
