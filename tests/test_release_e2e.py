@@ -93,10 +93,19 @@ def test_release_rollback_history_pull(
     assert "already live" in again.stdout
     assert git("rev-parse", "HEAD", cwd=proj, env=env) == head
 
+    _new_version(proj, env, c="0.001", tag="v1.2.0")  # f1 drops by about 0.05: a regression
+    regress_head = git("rev-parse", "HEAD", cwd=proj, env=env)
+    bad = mlgate("release", "v1.2.0", cwd=proj, env=env)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "gate failed" in bad.stdout and "f1" in bad.stdout
+    assert _pointer(proj) == p2  # untouched
+    assert git("rev-parse", "HEAD", cwd=proj, env=env) == regress_head
+    assert git("status", "--porcelain", "--untracked-files=no", cwd=proj, env=env) == ""
+
     back = mlgate("rollback", cwd=proj, env=env)
     assert back.returncode == 0, back.stderr
     assert git("log", "-1", "--format=%s", cwd=proj, env=env) == "rollback: v1.1.0 -> v1.0.0"
-    assert git("rev-parse", "HEAD^", cwd=proj, env=env) == head  # a new (revert) commit
+    assert git("rev-parse", "HEAD^", cwd=proj, env=env) == regress_head  # a new (revert) commit
     assert _pointer(proj) == p1
     for p in (p1, p2):  # the remote still holds both models
         assert _remote_object(remote, p["model"]["md5"]).is_file()
@@ -122,27 +131,8 @@ def test_release_rollback_history_pull(
 
     status = json.loads(mlgate("status", "--json", cwd=proj, env=env).stdout)
     assert status["live"]["version"] == "v1.0.0"
-    assert status["workspace"]["differs_from_live"] is True  # the workspace has v1.1.0's model
+    assert status["workspace"]["differs_from_live"] is True  # the workspace has v1.2.0's model
     assert status["published"] is False  # the rollback is not pushed yet
-
-
-def test_regressing_tag_is_refused_and_changes_nothing(
-    reproduced_project: Path, tmp_path: Path, env: dict[str, str]
-) -> None:
-    proj = reproduced_project
-    _setup(proj, tmp_path, env, dvc_remote=tmp_path / "dvc-remote")
-    git("tag", "v1.0.0", cwd=proj, env=env)
-    assert mlgate("release", "v1.0.0", cwd=proj, env=env).returncode == 0
-    pointer_before = (proj / POINTER).read_bytes()
-
-    _new_version(proj, env, c="0.001", tag="v1.0.1")  # f1 drops by about 0.05
-    head = git("rev-parse", "HEAD", cwd=proj, env=env)
-    result = mlgate("release", "v1.0.1", cwd=proj, env=env)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "gate failed" in result.stdout and "f1" in result.stdout
-    assert (proj / POINTER).read_bytes() == pointer_before
-    assert git("rev-parse", "HEAD", cwd=proj, env=env) == head
-    assert git("status", "--porcelain", "--untracked-files=no", cwd=proj, env=env) == ""
 
 
 def test_corrupted_remote_object_fails_pull_and_rollback_refusals(
@@ -211,8 +201,21 @@ def test_failures_part_way_leave_pointer_and_branch_unchanged(
     (proj / "params.yaml").write_text((proj / "params.yaml").read_text() + "\n# dirty\n")
     dirty = mlgate("release", "v1.0.0", cwd=proj, env=env)
     assert dirty.returncode == 2 and "uncommitted" in dirty.stderr
-    hook.unlink()
     git("checkout", "-q", "--", "params.yaml", cwd=proj, env=env)
+    git("checkout", "-q", "-b", "feature", cwd=proj, env=env)  # a tag off the default branch
+    git("commit", "-q", "--allow-empty", "-m", "wip", cwd=proj, env=env)
+    git("tag", "v2.0.0", cwd=proj, env=env)
+    git("checkout", "-q", "main", cwd=proj, env=env)
+    off = mlgate("release", "v2.0.0", cwd=proj, env=env)
+    assert off.returncode == 2 and "not on the history of main" in off.stderr
+    _set_c(proj, "0.25")  # params changed without `dvc repro`: the lock is stale at the tag
+    git("commit", "-q", "-m", "forgot dvc repro", "--", "params.yaml", cwd=proj, env=env)
+    git("tag", "v1.0.1", cwd=proj, env=env)
+    stale = mlgate("release", "v1.0.1", cwd=proj, env=env)
+    assert stale.returncode == 2 and "not up to date" in stale.stderr
+    assert not (proj / POINTER).exists()
+
+    hook.unlink()
     ok = mlgate("release", "v1.0.0", "--push", cwd=proj, env=env)
     assert ok.returncode == 0, ok.stderr
     assert git("rev-parse", "origin/main", cwd=proj, env=env) == git(

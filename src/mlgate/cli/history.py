@@ -14,6 +14,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     import sys
 
     from mlgate.deploy.history import history, history_json
@@ -30,19 +31,26 @@ def run(args: argparse.Namespace) -> int:
 
         sys.stdout.write(history_markdown(entries))
         return 0
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     from mlgate.deploy.render import history_rows
 
-    console = Console()
+    # piped output has no width limit (rich would assume 80 columns)
+    console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
     if not entries:
         console.print("No deployments yet: `mlgate release vX.Y.Z` makes the first.")
         return 0
-    header, rows = history_rows(entries)
-    table = Table(title="Deployment history (newest first)")
+    header, rows = history_rows(entries, metrics=3 if console.width >= 100 else 1, sha_chars=8)
+    table = Table(
+        title="Deployment history (newest first)",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
     for i, name in enumerate(header):
-        table.add_column(name, justify="right" if i >= 6 else "left")
+        table.add_column(name, justify="right" if i >= 6 else "left", no_wrap=True)
     styles = {"deploy": "green", "rollback": "yellow"}
     for row, entry in zip(rows, entries, strict=True):
         table.add_row(*row, style=styles.get(entry.kind))

@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
             f"released {args.tag} (was {prev}): commit {result.deploy_commit[:7]} "
             f"'deploy: {args.tag}'{', pushed' if result.pushed else ''}\n"
         )
+        if result.gate is not None:
+            base = f"against {prev}" if result.previous else "absolute rules only: no baseline"
+            out.write(f"gate passed ({base}): {len(result.gate.rules)} checks\n")
         out.write(f"model in {result.remote_url}\n")
         out.write("".join(f"  {line}\n" for line in pointer_lines(result.pointer)))
     return result.exit_code

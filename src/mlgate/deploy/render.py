@@ -29,10 +29,12 @@ def _md_cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def history_rows(entries: list[Deployment]) -> tuple[list[str], list[list[str]]]:
+def history_rows(
+    entries: list[Deployment], *, metrics: int = 4, sha_chars: int = 12
+) -> tuple[list[str], list[list[str]]]:
     """Header and rows shared by the Markdown and terminal tables (newest first)."""
-    metrics = key_metrics(entries)
-    header = ["", "version", "kind", "date (UTC)", "commit", "model sha256", *metrics]
+    names = key_metrics(entries, metrics)
+    header = ["", "version", "kind", "date (UTC)", "commit", "sha256", *names]
     rows: list[list[str]] = []
     for i, e in enumerate(entries):
         p = e.pointer
@@ -41,10 +43,10 @@ def history_rows(entries: list[Deployment]) -> tuple[list[str], list[list[str]]]
                 "live" if i == 0 and p is not None else "",
                 p.version if p else "-",
                 e.kind,
-                format_time(e.date).replace("T", " ").rstrip("Z"),
+                format_time(e.date).replace("T", " ")[:16],
                 e.change_commit[:7],
-                p.model.sha256[:12] if p else "-",
-                *[_num(p.metrics.get(m)) if p else "" for m in metrics],
+                p.model.sha256[:sha_chars] if p else "-",
+                *[_num(p.metrics.get(m)) if p else "" for m in names],
             ]
         )
     return header, rows
