@@ -87,7 +87,11 @@ def _one_line_error(proc: object, *needles: str) -> None:
     [
         ("metrics/scores.json", '{"roc_auc": Infinity}', ("metrics/scores.json", "Infinity")),
         ("metrics/scores.json", '{"roc_auc": 0.9', ("metrics/scores.json", "invalid JSON")),
-        ("metrics/scores.json", '{"roc_auc": [1]}', ("roc_auc: expected a number",)),
+        (
+            "metrics/scores.json",
+            '{"roc_auc": "high", "log_loss": 0.1}',
+            ('metrics/scores.json: roc_auc: expected a number, got "high"',),
+        ),
         ("params.yaml", "gate: [\n", ("params.yaml: invalid YAML",)),
         ("dvc.yaml", "stages: {a: {metrics: x}}\n", ("dvc.yaml: stages.a.metrics",)),
         (

@@ -27,9 +27,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from mlgate.baseline import resolve_baseline
     from mlgate.fileio import dumps_json
-    from mlgate.gate import WORKTREE, resolve_baseline
-    from mlgate.git import Repo
+    from mlgate.git import WORKTREE, Repo
     from mlgate.metrics import Diff, diff_flat, diff_metrics, read_metrics, read_params
 
     repo = Repo.find()

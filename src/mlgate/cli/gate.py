@@ -21,9 +21,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from mlgate.baseline import resolve_baseline
     from mlgate.ci import actions
     from mlgate.fileio import dumps_json
-    from mlgate.gate import evaluate_revisions, resolve_baseline
+    from mlgate.gate import evaluate_revisions
     from mlgate.git import Repo
 
     repo = Repo.find()

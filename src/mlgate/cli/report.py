@@ -21,9 +21,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from mlgate.baseline import resolve_baseline
     from mlgate.ci import actions
     from mlgate.fileio import write_text
-    from mlgate.gate import resolve_baseline
     from mlgate.git import Repo
     from mlgate.report.collect import collect
     from mlgate.report.markdown import render_report

@@ -17,6 +17,8 @@ from typing import Any
 from mlgate.gate.policy import MetricRule, Policy, SliceRule
 from mlgate.gate.result import GateResult, MetricComparison, Revision, RuleResult
 from mlgate.gate.stats import ChangeStats, Predictions, paired_bootstrap, unpaired
+from mlgate.git import WORKTREE
+from mlgate.metrics.read import check_number, is_number
 
 
 @dataclass(frozen=True)
@@ -24,12 +26,23 @@ class Snapshot:
     """Metrics (``{file: {dotted key: number}}``) and optional predictions of one revision."""
 
     rev: str
-    metrics: Mapping[str, Mapping[str, float]]
+    metrics: Mapping[str, Mapping[str, Any]]  # file -> dotted key -> number (text is kept)
     predictions: Predictions | None = field(default=None, compare=False)
     short: str = ""
 
     def value(self, file: str, key: str) -> float | None:
-        return self.metrics.get(file, {}).get(key)
+        """The number at ``file``/``key``; None if absent; DataError if it is not a number."""
+        value = self.metrics.get(file, {}).get(key)
+        return None if value is None else check_number(value, key, self.source(file))
+
+    def number(self, file: str, key: str) -> float | None:
+        """Like :meth:`value`, but None for anything that is not a finite number."""
+        value: Any = self.metrics.get(file, {}).get(key)
+        return float(value) if is_number(value) and math.isfinite(value) else None
+
+    def source(self, file: str) -> str:
+        """How messages name ``file`` of this snapshot (``abc1234:metrics/scores.json``)."""
+        return file if self.rev == WORKTREE else f"{self.short or self.rev[:7]}:{file}"
 
     def revision(self) -> Revision:
         return Revision(self.rev, self.short or self.rev[:7])
@@ -72,14 +85,14 @@ class _Stats:
     def get(self, file: str, metric: str, direction: str) -> ChangeStats | None:
         if self.baseline is None:
             return None
-        base, cand = self.baseline.value(file, metric), self.candidate.value(file, metric)
+        base, cand = self.baseline.number(file, metric), self.candidate.number(file, metric)
         if base is None or cand is None:
             return None
         if file == self.policy.metrics_file and metric in self._paired():
             return self._paired()[metric]
         bf = self.policy.bootstrap_file
-        sd_b = self.baseline.value(bf, f"{metric}.std")
-        sd_c = self.candidate.value(bf, f"{metric}.std")
+        sd_b = self.baseline.number(bf, f"{metric}.std")
+        sd_c = self.candidate.number(bf, f"{metric}.std")
         if file != self.policy.metrics_file or sd_b is None or sd_c is None:
             return None
         return unpaired(
@@ -131,6 +144,10 @@ def _comparisons(
         if baseline is not None:
             keys += [k for k in baseline.metrics.get(file, {}) if k not in keys]
         for key in keys:
+            b = baseline.number(file, key) if baseline else None
+            c = candidate.number(file, key)
+            if b is None and c is None:
+                continue  # text or absent on both sides: nothing to compare
             direction = policy.direction_of(file, key)
             s = stats.get(file, key, direction)
             out.append(
@@ -138,8 +155,8 @@ def _comparisons(
                     file=file,
                     metric=key,
                     direction=direction,
-                    baseline=baseline.value(file, key) if baseline else None,
-                    candidate=candidate.value(file, key),
+                    baseline=b,
+                    candidate=c,
                     interval=s.interval if s else None,
                     p_value=s.p_value if s else None,
                     method=s.method if s else None,
@@ -285,13 +302,20 @@ def _regression_result(
     return RuleResult(check=check, status=status, limit=limit, message=msg, **common)
 
 
-def _slices(snapshot: Snapshot | None, file: str) -> dict[str, dict[str, float]] | None:
+def _slices(
+    snapshot: Snapshot | None, file: str, metric: str
+) -> dict[str, dict[str, float]] | None:
+    """``{slice: {"n": rows, metric: value}}``; the values a rule uses must be numbers."""
     if snapshot is None or file not in snapshot.metrics:
         return None
     out: dict[str, dict[str, float]] = {}
-    for key, value in snapshot.metrics[file].items():
-        name, _, metric = key.rpartition(".")  # slice names may contain dots ("[12.5,15)")
-        out.setdefault(name, {})[metric] = value
+    for key in snapshot.metrics[file]:
+        name, _, leaf = key.rpartition(".")  # slice names may contain dots ("[12.5,15)")
+        row = out.setdefault(name, {})
+        if leaf in ("n", metric):
+            value = snapshot.value(file, key)
+            if value is not None:
+                row[leaf] = value
     return out
 
 
@@ -299,7 +323,7 @@ def _slice_rule(
     rule: SliceRule, policy: Policy, baseline: Snapshot | None, candidate: Snapshot
 ) -> list[RuleResult]:
     common: dict[str, Any] = {"rule": rule.name, "file": rule.file, "metric": rule.metric}
-    cand = _slices(candidate, rule.file)
+    cand = _slices(candidate, rule.file, rule.metric)
     if cand is None:
         msg = f"the candidate has no {rule.file}"
         return [RuleResult(check="present", status="fail", message=msg, **common)]
@@ -312,7 +336,7 @@ def _slice_rule(
         msg = f"skipped: no slice has at least {rule.min_n} rows"
         return [RuleResult(check="slices", status="skip", message=msg, **common)]
     out: list[RuleResult] = []
-    base_slices = _slices(baseline, rule.file) or {}
+    base_slices = _slices(baseline, rule.file, rule.metric) or {}
     for check, limit in (("slice_min", rule.min), ("slice_max", rule.max)):
         if limit is None:
             continue

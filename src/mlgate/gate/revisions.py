@@ -7,13 +7,11 @@ says so.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from mlgate.baseline import resolve_baseline
 from mlgate.config import PARAMS_FILE, Section, loads_yaml
-from mlgate.errors import GitError
 from mlgate.gate.evaluate import Snapshot, evaluate_snapshots
 from mlgate.gate.policy import Policy, load_policy
 from mlgate.gate.result import GateResult
@@ -21,43 +19,7 @@ from mlgate.gate.stats import parse_predictions
 from mlgate.git import WORKTREE, Repo
 from mlgate.metrics.read import read_metrics, source_name
 
-FULL_HISTORY = "check out with full history (actions/checkout with `fetch-depth: 0`)"
-
-
-def resolve_baseline(repo: Repo, *, environ: Mapping[str, str] | None = None) -> str:
-    """The default baseline: a full SHA.
-
-    In a GitHub pull request (``GITHUB_BASE_REF`` set) the merge-base of HEAD with
-    ``origin/$GITHUB_BASE_REF``; otherwise the merge-base with the default branch
-    (``origin/HEAD``, else ``main``, else ``master``).
-    """
-    env = os.environ if environ is None else environ
-    base_ref = env.get("GITHUB_BASE_REF", "")
-    if base_ref:
-        ref = f"origin/{base_ref}"
-        if not repo.rev_exists(ref):
-            raise GitError(
-                f"baseline {ref} (from GITHUB_BASE_REF) is not in this clone; {FULL_HISTORY}"
-            )
-        return _merge_base(repo, ref)
-    branch = repo.default_branch()
-    if branch is None:
-        raise GitError(
-            "no default branch (origin/HEAD, main or master) to compare with; "
-            "name a baseline revision, e.g. `mlgate gate HEAD~1`"
-        )
-    return _merge_base(repo, branch)
-
-
-def _merge_base(repo: Repo, ref: str) -> str:
-    try:
-        return repo.merge_base("HEAD", ref)
-    except GitError as exc:
-        if repo.is_shallow():
-            raise GitError(
-                f"no merge-base of HEAD and {ref} in this shallow clone; {FULL_HISTORY}"
-            ) from exc
-        raise
+__all__ = ["evaluate_revisions", "policy_at", "read_snapshot", "resolve_baseline"]
 
 
 def read_snapshot(repo: Repo, rev: str, *, policy: Policy, label: str | None = None) -> Snapshot:

@@ -47,7 +47,7 @@ class Change:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, int | float)  # booleans too: DVC computes True - False = 1
 
 
 @dataclass(frozen=True)

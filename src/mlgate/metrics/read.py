@@ -4,8 +4,10 @@ Which files are metrics comes from ``dvc.yaml`` at that revision: every ``metric
 of every stage (relative to the stage's ``wdir``) and the top-level ``metrics:`` list, as
 DVC does (https://dvc.org/doc/user-guide/project-structure/dvcyaml-files#metrics).
 Values are flattened like DVC's ``flatten_dict(..., reducer="dot")``: nested keys are joined
-with dots, empty mappings vanish. Unlike DVC, anything that is not a finite number is an
-error naming the revision, file and key: a gate must never compare against NaN or text.
+with dots, empty mappings vanish, and (as DVC's ``_extract_metrics``) numbers, text and
+booleans are kept while lists and nulls are dropped. Unlike DVC, a non-finite number (NaN,
+infinity) is an error naming the revision, file and key: a gate must never compare against
+NaN. The gate itself insists on a real number for every metric a rule uses.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from mlgate.git import WORKTREE, Repo
 
 DVC_YAML = "dvc.yaml"
 
-#: A flat metrics file: dotted key -> number (ints stay ints, as in DVC's JSON).
-Flat = dict[str, int | float]
+#: A flat metrics file: dotted key -> value (numbers, as in DVC's JSON, or text/booleans).
+Flat = dict[str, Any]
 
 
 def source_name(rev: str, path: str) -> str:
@@ -91,50 +93,58 @@ def parse_document(data: bytes, source: str) -> Any:
     return loads_yaml(data, source)
 
 
-def flatten(obj: Any, source: str, *, numbers_only: bool = True) -> dict[str, Any]:
+def flatten(obj: Any, source: str, *, metrics: bool = True) -> dict[str, Any]:
     """Flatten nested mappings with dotted keys, exactly as DVC names metrics.
 
-    >>> flatten({"a": {"b": 1, "c": {}}, "d": 2.5}, "m.json")
+    >>> flatten({"a": {"b": 1, "c": {}}, "d": 2.5, "e": [1], "f": None}, "m.json")
     {'a.b': 1, 'd': 2.5}
 
-    With ``numbers_only`` every leaf must be a finite number (booleans are not numbers).
+    With ``metrics`` (metrics files) lists and nulls are dropped as DVC drops them;
+    without (params) every leaf is kept. Non-finite numbers are always an error.
     """
     if obj is None:
         return {}
     if not isinstance(obj, Mapping):
         raise DataError(f"{source}: expected a mapping of metrics, got {type(obj).__name__}")
     out: dict[str, Any] = {}
-    _flatten_into(out, obj, "", source, numbers_only)
+    _flatten_into(out, obj, "", source, metrics)
     return out
 
 
 def _flatten_into(
-    out: dict[str, Any], obj: Mapping[Any, Any], prefix: str, source: str, numbers_only: bool
+    out: dict[str, Any], obj: Mapping[Any, Any], prefix: str, source: str, metrics: bool
 ) -> None:
     for key, value in obj.items():
         name = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, Mapping):
-            _flatten_into(out, value, name, source, numbers_only)
+            _flatten_into(out, value, name, source, metrics)
             continue
-        if numbers_only:
-            _check_number(value, name, source)
-        elif isinstance(value, float) and not math.isfinite(value):
+        if metrics and (value is None or not isinstance(value, int | float | str)):
+            continue  # DVC: "Could not parse ... metric due to its unsupported type"
+        if isinstance(value, float) and not math.isfinite(value):
             raise DataError(f"{source}: {name}: expected a finite number, got {value}")
         if name in out:
             raise DataError(f"{source}: {name}: the key appears twice once nested keys are joined")
         out[name] = value
 
 
-def _check_number(value: Any, name: str, source: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def is_number(value: Any) -> bool:
+    """A real number (booleans are not), as a gate rule needs."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_number(value: Any, name: str, source: str) -> float:
+    """``value`` if it is a finite number, else a DataError naming ``source`` and ``name``."""
+    if not is_number(value):
         shown = f'"{value}"' if isinstance(value, str) else repr(value)
         raise DataError(f"{source}: {name}: expected a number, got {shown}")
-    if isinstance(value, float) and not math.isfinite(value):
+    if not math.isfinite(value):
         raise DataError(f"{source}: {name}: expected a finite number, got {value}")
+    return float(value)
 
 
 def parse_metrics(data: bytes, source: str) -> Flat:
-    """One metrics file's bytes -> flat ``{dotted key: number}``."""
+    """One metrics file's bytes -> flat ``{dotted key: value}``."""
     return flatten(parse_document(data, source), source)
 
 
@@ -159,4 +169,4 @@ def read_params(repo: Repo, rev: str, *, label: str | None = None) -> dict[str, 
     if data is None:
         return {}
     source = source_name(label or rev, PARAMS_FILE)
-    return flatten(loads_yaml(data, source), source, numbers_only=False)
+    return flatten(loads_yaml(data, source), source, metrics=False)

@@ -224,7 +224,7 @@ def _validation(data: ReportData) -> list[str]:
         return [section] if section.startswith("#") else ["### Data validation", "", section]
     from mlgate.metrics.read import flatten
 
-    flat = flatten(data.validation, "metrics/validation.json", numbers_only=False)
+    flat = flatten(data.validation, "metrics/validation.json", metrics=False)
     lines = ["### Data validation", "", "| check | value |", "|---|---:|"]
     for key, value in list(flat.items())[:MAX_ROWS]:
         lines.append(f"| {code(key)} | {_param(value)} |")
