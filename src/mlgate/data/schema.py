@@ -78,14 +78,14 @@ def _column(name: str, s: Section) -> ColumnSchema:
     allowed: Allowed | None = None
     if "allowed" in s and s.data["allowed"] is not None:
         raw = s.data["allowed"]
+        if raw == []:
+            s.fail("allowed", "is empty; list the values or remove the check")
         texts = dtype == "string" and all(isinstance(v, str) for v in raw or [0])
         ints = dtype == "integer" and all(type(v) is int for v in raw or [""])
         if isinstance(raw, list) and (texts or ints):
             allowed = tuple(raw)
         else:
             s.fail("allowed", f"expected a list of {dtype} values for a {dtype} column")
-        if not allowed:
-            s.fail("allowed", "is empty; list the values or remove the check")
     nullable = s.boolean("nullable", False)
     fraction = s.optional_number("max_null_fraction", min=0.0, max=1.0)
     if fraction is not None and not nullable:
@@ -158,7 +158,10 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return repr(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return repr(int(value))
+        text = repr(value)  # YAML 1.1 (PyYAML) reads 1e-07 as text: it needs 1.0e-07
+        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
     text = str(value)
     if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
         return text

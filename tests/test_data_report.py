@@ -1,0 +1,89 @@
+"""The PR report's data section and the validation metrics document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mlgate.data.report import MAX_FINDINGS, escape, markdown_section
+from mlgate.data.schema import ColumnSchema, Schema
+from mlgate.data.validate import validate_file
+from mlgate.fileio import dumps_json, loads_json
+
+
+def _result(tmp_path: Path) -> dict[str, object]:
+    pq.write_table(
+        pa.table({"id": [1, 2, 2], "x": [1.0, 50.0, None], "<b>@team|": ["a", "b", "c"]}),
+        tmp_path / "d.parquet",
+    )
+    schema = Schema(
+        columns={
+            "id": ColumnSchema(name="id", dtype="integer", unique=True),
+            "x": ColumnSchema(name="x", dtype="float", max=10),
+        }
+    )
+    result = validate_file(str(tmp_path / "d.parquet"), schema=schema)
+    return result.to_metrics()
+
+
+def test_metrics_document(tmp_path: Path) -> None:
+    metrics = _result(tmp_path)
+    again = loads_json(dumps_json(metrics), "validation.json")  # strict JSON: finite numbers
+    assert again == metrics
+    assert metrics["schema_version"] == 1 and metrics["rows"] == 3
+    assert metrics["violations"] == 4 and metrics["warnings"] == 0
+    assert metrics["columns"] == {"id": {"null_rate": 0.0}, "x": {"null_rate": 0.333333}}
+    checks = [(f["column"], f["check"]) for f in metrics["findings"]]  # type: ignore[union-attr]
+    assert checks == [
+        ("<b>@team|", "unexpected_column"),
+        ("id", "unique"),
+        ("x", "nulls"),
+        ("x", "range"),
+    ]
+    unique = metrics["findings"][1]  # type: ignore[index]
+    assert unique["examples"] == [{"row": 2, "value": "2"}] and unique["rows"] == 1
+
+
+def test_markdown_section_escapes_untrusted_text(tmp_path: Path) -> None:
+    text = markdown_section(_result(tmp_path))
+    assert text.startswith("### Data validation\n")
+    assert ":x:" in text and "**4 violations**" in text
+    assert "<b>" not in text and "@team" not in text and "&lt;b&gt;&#64;team\\|" in text
+    assert "| :x: | unique | id | 1 |" in text
+    assert "2: 2" in text  # example row: value
+    assert "<details><summary>Null rate and drift per column</summary>" in text
+
+
+def test_markdown_section_clean_and_malformed_input() -> None:
+    clean = markdown_section({"rows": 5, "violations": 0, "warnings": 0, "source": "d.csv"})
+    assert ":white_check_mark:" in clean and "5 rows" in clean and "| column" not in clean
+    assert "warning" in markdown_section({"warnings": 1, "findings": [{"level": "warning"}]})
+    junk = markdown_section({"rows": "x", "drift": [], "findings": "no", "columns": {"a": 3}})
+    assert "0 rows" in junk and "| a | - | - | - |" in junk
+
+
+def test_markdown_section_is_bounded() -> None:
+    findings = [
+        {"check": "range", "column": f"c{i}", "level": "violation", "rows": 1, "message": "m" * 900}
+        for i in range(500)
+    ]
+    text = markdown_section({"violations": 500, "findings": findings})
+    assert text.count("| :x: |") == MAX_FINDINGS
+    assert f"{500 - MAX_FINDINGS} more findings" in text
+    assert len(text) < 30_000
+
+
+def test_escape() -> None:
+    assert escape("a|b\n[link](http://x) `code` *em* _u_") == (
+        "a\\|b \\[link\\](http://x) \\`code\\` \\*em\\* \\_u\\_"
+    )
+
+
+def test_committed_metrics_render() -> None:
+    root = Path(__file__).resolve().parents[1]
+    metrics = json.loads((root / "metrics/validation.json").read_text())
+    text = markdown_section(metrics)
+    assert "569 rows" in text and "**0 violations**" in text
