@@ -77,6 +77,15 @@ def check_pipeline(
         for entry in stage.get("outs") or []:
             path, md5 = entry.get("path"), str(entry.get("md5", ""))
             if path == model_path:
+                if entry.get("hash") != "md5":  # DVC 2 locks: md5-dos2unix, another remote layout
+                    raise DataError(
+                        f"{label}: dvc.lock records {path} with DVC 2 hashes; run `dvc repro` "
+                        "(or `dvc cache migrate --dvc-files`) with DVC 3 and tag again"
+                    )
+                if md5.endswith(".dir"):
+                    raise DataError(
+                        f"{label}: {path} is a folder in dvc.lock; the model must be one file"
+                    )
                 model = LockedModel(path, md5, int(entry.get("size", -1)))
                 continue
             if md5.endswith(".dir"):
