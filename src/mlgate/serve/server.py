@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +49,12 @@ def _stderr_log(message: str) -> None:
     sys.stderr.flush()
 
 
+def _warm_imports() -> None:
+    """Import what loading a model needs, in the background."""
+    import sklearn.pipeline  # noqa: F401
+    import skops.io  # noqa: F401
+
+
 def serve(
     options: ServeOptions,
     *,
@@ -64,16 +71,6 @@ def serve(
     from mlgate.serve.probe import Prober
     from mlgate.serve.source import RepoSource, normalise_url
 
-    prober = Prober(env=environ)
-    prober.warm()  # the probe child imports scikit-learn while we import the web stack
-
-    import uvicorn
-
-    from mlgate.serve.app import create_app
-    from mlgate.serve.metrics import ServeMetrics
-    from mlgate.serve.reconcile import ReconcileLoop, Reconciler
-    from mlgate.serve.state import ServingState
-
     url = normalise_url(options.repo, cwd)
     if url.startswith("/"):
         if not Path(url).exists():
@@ -83,6 +80,18 @@ def serve(
         if not Path(url, "HEAD").is_file():  # not a bare repository: find its top level
             url = str(Repo.find(url, env=environ).root)
     cache = options.cache_dir or default_cache_dir(environ)
+
+    # Start-up is import-bound (scikit-learn and skops take seconds), so everything that can
+    # overlap does: the probe child imports on another core, a thread imports skops here,
+    # the first reconcile pass (git fetch, DVC fetch) starts before the web stack is imported.
+    prober = Prober(env=environ)
+    prober.warm()
+    threading.Thread(target=_warm_imports, name="mlgate-warm", daemon=True).start()
+
+    from mlgate.serve.metrics import ServeMetrics
+    from mlgate.serve.reconcile import ReconcileLoop, Reconciler
+    from mlgate.serve.state import ServingState
+
     state = ServingState()
     metrics = ServeMetrics()
     reconciler = Reconciler(
@@ -95,6 +104,17 @@ def serve(
         log=log,
     )
     loop = ReconcileLoop(reconciler, options.interval)
+
+    def on_hup(_sig: int, _frame: Any) -> None:
+        loop.wake(force=True)
+
+    hup = signal.signal(signal.SIGHUP, on_hup)
+    loop.start()
+
+    import uvicorn
+
+    from mlgate.serve.app import create_app
+
     app = create_app(state=state, metrics=metrics, max_rows=options.max_rows)
     config = uvicorn.Config(
         app,
@@ -107,23 +127,16 @@ def serve(
     )
     server = uvicorn.Server(config)
 
-    def on_hup(_sig: int, _frame: Any) -> None:
-        loop.wake(force=True)
-
     def after_drain(_sig: int, _frame: Any) -> None:
         # uvicorn re-raises the signal that stopped it once it has drained; by then the
         # work is done, so the process just returns 0 instead of dying of the signal.
         pass
 
-    previous = {
-        signal.SIGHUP: signal.signal(signal.SIGHUP, on_hup),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, after_drain),
-    }
+    previous = {signal.SIGHUP: hup, signal.SIGTERM: signal.signal(signal.SIGTERM, after_drain)}
     log(
         f"following {url} ({options.ref or 'default branch'}) every {options.interval:g} s; "
         f"listening on http://{options.host}:{options.port}"
     )
-    loop.start()
     try:
         server.run()
     except SystemExit:  # uvicorn exits 1 when it cannot bind
