@@ -168,3 +168,20 @@ def test_rollback_refuses_a_missing_model_and_a_dirty_tree(
     (deployed / POINTER_PATH).write_text("dirty\n")
     with pytest.raises(GitError, match="uncommitted"):
         rollback(repo)
+
+
+def test_status_and_markdown(deployed: Path, env: dict[str, str]) -> None:
+    from mlgate.deploy.render import history_markdown
+    from mlgate.deploy.status import status
+
+    repo = Repo(deployed, env)
+    st = status(repo)
+    assert st.live == _pointer("v1.2.0", 3) and st.change_commit == repo.head()
+    assert st.published is None and st.workspace_sha256 is None and st.workspace_differs
+    model = deployed / "models" / "model.skops"
+    model.parent.mkdir()
+    model.write_bytes(b"not the live model")
+    doc = status(repo).to_json()
+    assert doc["workspace"]["differs_from_live"] is True and doc["live"]["version"] == "v1.2.0"
+    md = history_markdown(history(repo))
+    assert md.splitlines()[4].startswith("| live | v1.2.0 | deploy |") and md.count("| v1.") == 3

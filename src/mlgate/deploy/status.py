@@ -53,9 +53,10 @@ def status(repo: Repo) -> Status:
     if live is not None:
         found = repo.log_file(POINTER_PATH, "%H", "-1")
         change = found[0] if found else None
-        default = repo.default_branch()
-        if change and default and default.startswith("origin/"):
-            published = repo.is_ancestor(change, default)
+        default = repo.default_branch() or ""
+        upstream = default if default.startswith("origin/") else f"origin/{default}"
+        if change and default and repo.rev_exists(upstream):
+            published = repo.is_ancestor(change, upstream)
     model_path = live.model.path if live else MODEL_PATH
     model = repo.root / model_path
     sha256 = digest_file(model).sha256 if model.is_file() else None
