@@ -234,7 +234,8 @@ def infer(path: str, *, progress: Progress | None = None) -> tuple[Schema, Profi
             frequencies=tuple(float(f) for f in freqs),
         )
     schema = Schema(columns=specs, min_rows=max(1, rows // 2), max_rows=rows * 10)
-    return schema, Profile(rows=rows, columns=profiles, source=path)
+    ordered = {c.name: profiles[c.name] for c in cols if c.name in profiles}  # file order
+    return schema, Profile(rows=rows, columns=ordered, source=path)
 
 
 def _count_again(path: str, counters: dict[str, BinCounter], as_text: set[str]) -> None:

@@ -1,0 +1,215 @@
+"""`mlgate schema infer` and `mlgate validate` end to end, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import mlgate, run
+
+
+def _table(seed: int, n: int = 2000, shift: float = 0.0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    return pa.table(
+        {
+            "id": np.arange(n),
+            "size": rng.normal(20 + shift, 3, n),
+            "count": rng.integers(0, 100, n),
+            "color": np.array(["red", "green", "blue"])[rng.integers(0, 3, n)],
+        }
+    )
+
+
+def _write(table: pa.Table, path: Path) -> Path:
+    if path.suffix == ".csv":
+        pacsv.write_csv(table, path)
+    else:
+        pq.write_table(table, path)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, env: dict[str, str]) -> Path:
+    """A folder with a reference CSV, its inferred schema and profile (the defaults' paths)."""
+    proj = tmp_path / "p"
+    (proj / "data").mkdir(parents=True)
+    _write(_table(0), proj / "data/ref.csv")
+    out = mlgate("schema", "infer", "data/ref.csv", cwd=proj, env=env, check=True)
+    assert "data/schema.yaml (review it, then commit)" in out.stdout
+    assert (proj / "data/schema.yaml").is_file() and (
+        proj / "data/reference_profile.json"
+    ).is_file()
+    return proj
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_clean_data_passes(project: Path, env: dict[str, str], fmt: str) -> None:
+    data = _write(_table(1), project / f"new.{fmt}")
+    out = mlgate("validate", str(data), cwd=project, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "validation passed" in out.stdout and "0 violations, 0 warnings" in out.stdout
+    assert "Columns" in out.stdout and "size" in out.stdout
+    js = mlgate(
+        "validate", str(data), "--json", "-o", "metrics/validation.json", cwd=project, env=env
+    )
+    assert js.returncode == 0
+    doc = json.loads(js.stdout)
+    assert doc == json.loads((project / "metrics/validation.json").read_text())
+    assert doc["rows"] == 2000 and doc["violations"] == 0
+    assert set(doc["columns"]["size"]) == {"null_rate", "psi", "ks"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_violations_exit_1_naming_column_check_rows_and_examples(
+    project: Path, env: dict[str, str], fmt: str
+) -> None:
+    table = _table(2)
+    size = table.column("size").to_pylist()
+    size[7] = -50.0
+    size[9] = None
+    color = table.column("color").to_pylist()
+    color[3] = "purple"
+    table = table.set_column(1, "size", pa.array(size)).set_column(3, "color", pa.array(color))
+    data = _write(table, project / f"bad.{fmt}")
+    out = mlgate("validate", str(data), cwd=project, env=env)
+    assert out.returncode == 1, out.stderr
+    text = out.stdout
+    assert "validation FAILED" in text and "3 violations" in text
+    for expected in ("Ranges (min/max)", "Missing values", "Allowed values"):
+        assert expected in text
+    assert "row 7: -50.0" in text and "row 9: null" in text and "row 3: purple" in text
+    doc = json.loads(mlgate("validate", str(data), "--json", cwd=project, env=env).stdout)
+    assert {(f["column"], f["check"], f["rows"]) for f in doc["findings"]} == {
+        ("size", "range", 1),
+        ("size", "nulls", 1),
+        ("color", "allowed", 1),
+    }
+
+
+def test_drift_warning_and_failure_thresholds_from_params(
+    project: Path, env: dict[str, str]
+) -> None:
+    ref = _table(0).column("size").to_numpy()
+    table = _table(3, shift=1.5)
+    inside = np.clip(table.column("size").to_numpy(), ref.min(), ref.max())  # no range violation
+    data = _write(table.set_column(1, "size", pa.array(inside)), project / "shifted.parquet")
+    out = mlgate("validate", str(data), cwd=project, env=env)
+    assert out.returncode == 1 and "Drift: PSI" in out.stdout and "Drift: KS" in out.stdout
+    (project / "params.yaml").write_text(
+        "validate:\n  psi: {warn: 0.1, fail: 0.25}\n  ks: {warn: 0.1, fail: 0.2}\n"
+        "  columns:\n    size: {psi: {warn: 0.1, fail: 5}, ks: {warn: 0.1, fail: 1}}\n"
+    )
+    relaxed = mlgate("validate", str(data), cwd=project, env=env)
+    assert relaxed.returncode == 0, relaxed.stdout
+    assert "validation passed" in relaxed.stdout and "2 warnings" in relaxed.stdout
+    coloured = mlgate(
+        "validate",
+        str(data),
+        cwd=project,
+        env={**{k: v for k, v in env.items() if k != "NO_COLOR"}, "FORCE_COLOR": "1"},
+    )
+    assert "\x1b[33m" in coloured.stdout  # warnings in yellow
+    failing = mlgate(
+        "validate",
+        "data/ref.csv",
+        "--schema",
+        "data/schema.yaml",
+        cwd=project,
+        env={**{k: v for k, v in env.items() if k != "NO_COLOR"}, "FORCE_COLOR": "1"},
+    )
+    assert failing.returncode == 0
+    (project / "params.yaml").write_text("validate:\n  psi: {warn: ten}\n")
+    bad = mlgate("validate", str(data), cwd=project, env=env)
+    assert bad.returncode == 2
+    assert (
+        bad.stderr.strip()
+        == 'mlgate: error: params.yaml: validate.psi.warn: expected a number, got "ten"'
+    )
+
+
+def test_violations_are_red(project: Path, env: dict[str, str]) -> None:
+    (project / "params.yaml").write_text("validate:\n  psi: {warn: 0.0001, fail: 0.0002}\n")
+    colour_env = {**{k: v for k, v in env.items() if k != "NO_COLOR"}, "FORCE_COLOR": "1"}
+    out = mlgate("validate", "data/ref.csv", cwd=project, env=colour_env)
+    assert out.returncode == 0  # identical data: PSI is exactly 0
+    data = _write(_table(4), project / "other.csv")
+    out = mlgate("validate", str(data), cwd=project, env=colour_env)
+    assert out.returncode == 1 and "\x1b[31m" in out.stdout
+
+
+BAD_INPUTS = {
+    "corrupt.parquet": b"PAR1 not really parquet PAR1",
+    "ragged.csv": b"id,size,count,color\n1,2.0,3,red\n2,3.0\n",
+    "undecodable.csv": b"id,size,count,color\n1,2.0,3,r\xe9d\n",
+    "empty.csv": b"",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_unreadable_data_exits_2_with_one_line(
+    project: Path, env: dict[str, str], name: str
+) -> None:
+    (project / name).write_bytes(BAD_INPUTS[name])
+    out = mlgate("validate", name, cwd=project, env=env)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mlgate: error: {name}: "), out.stderr
+    assert out.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("schema_text", "message"),
+    [
+        ("columns:\n  id: {dtype: integer\n", "data/schema.yaml: invalid YAML at line"),
+        (
+            "columns:\n  id: {dtype: integer, primary_key: true}\n",
+            "data/schema.yaml: columns.id.primary_key: unknown check",
+        ),
+        (
+            "columns:\n  id: {dtype: integer}\n",
+            "data/reference_profile.json: column 'size' is not in the schema",
+        ),
+        (
+            "extra_columns: ignore\ncolumns:\n  id: {dtype: integer}\n  size: {dtype: string}\n"
+            "  count: {dtype: integer}\n  color: {dtype: string}\n",
+            "data/reference_profile.json: column 'size' is profiled as numeric",
+        ),
+    ],
+    ids=["unparsable", "unknown-check", "profile-extra-column", "profile-kind"],
+)
+def test_invalid_schema_or_profile_exits_2(
+    project: Path, env: dict[str, str], schema_text: str, message: str
+) -> None:
+    (project / "data/schema.yaml").write_text(schema_text)
+    out = mlgate("validate", "data/ref.csv", cwd=project, env=env)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_explicit_missing_profile_and_data(project: Path, env: dict[str, str]) -> None:
+    out = mlgate("validate", "data/ref.csv", "--profile", "nope.json", cwd=project, env=env)
+    assert out.returncode == 2 and "nope.json: reference profile not found" in out.stderr
+    out = mlgate("validate", "missing.csv", cwd=project, env=env)
+    assert out.returncode == 2 and "missing.csv: data file not found" in out.stderr
+
+
+def test_validate_never_imports_pandas(project: Path, env: dict[str, str]) -> None:
+    _write(_table(5), project / "new.parquet")
+    code = (
+        "import sys\n"
+        "from mlgate.cli._main import main\n"
+        "code = main(['validate', 'new.parquet', '--json'])\n"
+        "assert code == 0, code\n"
+        "assert 'pandas' not in sys.modules, 'pandas imported'\n"
+        "assert 'rich' not in sys.modules, 'rich imported on the --json path'\n"
+    )
+    run([sys.executable, "-c", code], cwd=project, env=env)
