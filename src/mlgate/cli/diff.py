@@ -28,40 +28,29 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from mlgate.baseline import resolve_baseline
-    from mlgate.fileio import dumps_json
     from mlgate.git import WORKTREE, Repo
-    from mlgate.metrics import Diff, diff_flat, diff_metrics, read_metrics, read_params
+    from mlgate.metrics import Diff, diff_flat, diff_metrics, read_revision
 
     repo = Repo.find()
     baseline: str = args.baseline or resolve_baseline(repo)
     candidate: str = args.candidate or WORKTREE
-    base_rev = repo.resolve(baseline)
-    cand_rev = candidate if candidate == WORKTREE else repo.resolve(candidate)
-    metrics = diff_metrics(
-        read_metrics(repo, base_rev, label=baseline),
-        read_metrics(repo, cand_rev, label=candidate),
-        all=args.all,
-    )
+    want_params = not args.json
+    # the candidate first (usually the working tree: no git), then the baseline in one batch
+    new, new_params = read_revision(repo, candidate, params=want_params)
+    old, old_params = read_revision(repo, baseline, params=want_params, hint=list(new))
+    metrics = diff_metrics(old, new, all=args.all)
     if args.json:
+        from mlgate.fileio import dumps_json
+
         sys.stdout.write(dumps_json(metrics.to_json()))
         return 0
-    params = Diff(
-        {
-            "params.yaml": diff_flat(
-                read_params(repo, base_rev, label=baseline),
-                read_params(repo, cand_rev, label=candidate),
-                all=args.all,
-            )
-        }
-    )
+    params = Diff({"params.yaml": diff_flat(old_params or {}, new_params or {}, all=args.all)})
     if args.md:
         from mlgate.report.markdown import diff_markdown
 
         sys.stdout.write(diff_markdown(metrics, params))
         return 0
-    from rich.console import Console
+    from mlgate.report.terminal import print_diff
 
-    from mlgate.report.terminal import render_diff
-
-    render_diff(Console(), metrics, params)
+    print_diff(metrics, params)
     return 0

@@ -33,11 +33,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(dumps_json(result.to_json()))
     else:
-        from rich.console import Console
+        from mlgate.report.terminal import print_gate
 
-        from mlgate.report.terminal import render_gate
-
-        render_gate(Console(), result)
+        print_gate(result)
     if actions.in_actions():
         from mlgate.report.markdown import gate_markdown
 

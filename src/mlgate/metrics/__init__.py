@@ -13,6 +13,7 @@ from mlgate.metrics.read import (
     parse_metrics,
     read_metrics,
     read_params,
+    read_revision,
     source_name,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "parse_metrics",
     "read_metrics",
     "read_params",
+    "read_revision",
     "source_name",
 ]

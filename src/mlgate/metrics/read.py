@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import math
 import posixpath
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlgate.config import PARAMS_FILE, loads_yaml
@@ -86,6 +85,8 @@ def parse_document(data: bytes, source: str) -> Any:
     if lower.endswith(".json"):
         return loads_json(data, source)
     if lower.endswith(".toml"):
+        import tomllib  # rare in DVC projects; its import compiles regexes
+
         try:
             return tomllib.loads(data.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -148,19 +149,46 @@ def parse_metrics(data: bytes, source: str) -> Flat:
     return flatten(parse_document(data, source), source)
 
 
+def read_revision(
+    repo: Repo,
+    rev: str,
+    *,
+    label: str | None = None,
+    params: bool = False,
+    hint: Sequence[str] = (),
+) -> tuple[dict[str, Flat], dict[str, Any] | None]:
+    """Metrics (and, with ``params``, flat params) of ``rev`` in as few git calls as can be.
+
+    ``dvc.yaml``, ``params.yaml`` and the ``hint`` paths (say, the metrics files the other
+    revision declares) come from one ``git cat-file --batch``; only declared files missing
+    from that batch need a second one.
+    """
+    name = label or rev
+    wanted = [DVC_YAML, *([PARAMS_FILE] if params else []), *hint]
+    blobs = repo.show_many(rev, list(dict.fromkeys(wanted)))
+    files = declared_metrics(blobs[DVC_YAML], source_name(name, DVC_YAML))
+    missing = [p for p in files if p not in blobs]
+    if missing:
+        blobs.update(repo.show_many(rev, missing))
+    metrics = {
+        path: parse_metrics(data, source_name(name, path))
+        for path in files
+        if (data := blobs[path]) is not None
+    }
+    flat_params = None
+    if params:
+        raw = blobs[PARAMS_FILE]
+        source = source_name(name, PARAMS_FILE)
+        flat_params = {} if raw is None else flatten(loads_yaml(raw, source), source, metrics=False)
+    return metrics, flat_params
+
+
 def read_metrics(repo: Repo, rev: str, *, label: str | None = None) -> dict[str, Flat]:
-    """Every declared metrics file present at ``rev``: ``{path: {dotted key: number}}``.
+    """Every declared metrics file present at ``rev``: ``{path: {dotted key: value}}``.
 
     ``label`` names the revision in messages (defaults to ``rev``).
     """
-    name = label or rev
-    files = declared_metrics(repo.show(rev, DVC_YAML), source_name(name, DVC_YAML))
-    blobs = repo.show_many(rev, files)
-    return {
-        path: parse_metrics(data, source_name(name, path))
-        for path, data in blobs.items()
-        if data is not None
-    }
+    return read_revision(repo, rev, label=label)[0]
 
 
 def read_params(repo: Repo, rev: str, *, label: str | None = None) -> dict[str, Any]:

@@ -1,9 +1,14 @@
-"""Rich tables for the terminal: improvements green, regressions red (direction-aware)."""
+"""Tables for the terminal: improvements green, regressions red (direction-aware).
+
+rich draws them when stdout is a terminal; piped or redirected output gets plain aligned
+text without importing rich (which costs tens of milliseconds of start-up).
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mlgate.metrics.diff import infer_direction
 
@@ -74,6 +79,84 @@ def render_diff(
             for key, c in pchanges.items():
                 ptable.add_row(Text(file), Text(key), Text(_num(c.old)), Text(_num(c.new)))
         console.print(ptable)
+
+
+def _plain_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in [header, ["-" * w for w in widths], *rows]]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def plain_diff(metrics: Diff, params: Diff | None = None) -> str:
+    """The diff as plain text (what ``mlgate diff`` prints into a pipe)."""
+    if not metrics and not params:
+        return "No metrics or params changed.\n"
+    parts = []
+    if metrics:
+        rows = [
+            [file, key, _num(c.old), _num(c.new), _change(c.diff, infer_direction(key))[0]]
+            for file, changes in metrics.files.items()
+            for key, c in changes.items()
+        ]
+        parts.append(_plain_table(["Path", "Metric", "Baseline", "Candidate", "Change"], rows))
+    if params:
+        rows = [
+            [file, key, _num(c.old), _num(c.new)]
+            for file, changes in params.files.items()
+            for key, c in changes.items()
+        ]
+        parts.append(_plain_table(["Path", "Param", "Baseline", "Candidate"], rows))
+    return "\n".join(parts)
+
+
+def print_diff(metrics: Diff, params: Diff | None = None, *, stream: TextIO | None = None) -> None:
+    """rich tables on a terminal, plain text otherwise."""
+    out = sys.stdout if stream is None else stream
+    if not out.isatty():
+        out.write(plain_diff(metrics, params))
+        return
+    from rich.console import Console
+
+    render_diff(Console(file=out), metrics, params)
+
+
+def print_gate(result: GateResult, *, stream: TextIO | None = None) -> None:
+    """The gate's lines: rich on a terminal, plain text otherwise."""
+    out = sys.stdout if stream is None else stream
+    if not out.isatty():
+        out.write(plain_gate(result))
+        return
+    from rich.console import Console
+
+    render_gate(Console(file=out), result)
+
+
+def plain_gate(result: GateResult) -> str:
+    """One line per check: status, metric, check, baseline, candidate, limit and why."""
+    base = result.baseline.short if result.baseline else "none"
+    cand = result.candidate.short + (
+        " (working tree)" if result.candidate.rev == "workspace" else ""
+    )
+    lines = [f"baseline {base} -> candidate {cand}; policy from {result.policy_from}"]
+    lines += [f"note: {n}" for n in result.notes]
+    rows = [
+        [
+            r.status + (" (near miss)" if r.near_miss else ""),
+            r.metric + (f" [{r.slice}]" if r.slice else ""),
+            r.check,
+            _num(r.baseline),
+            _num(r.candidate),
+            _num(r.limit),
+            r.message,
+        ]
+        for r in result.rules
+    ]
+    text = "\n".join(lines) + "\n"
+    if rows:
+        header = ["status", "metric", "check", "baseline", "candidate", "limit", "why"]
+        text += _plain_table(header, rows)
+    return text + f"gate: {result.verdict}\n"
 
 
 def render_gate(console: Console, result: GateResult) -> None:

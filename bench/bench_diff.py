@@ -1,0 +1,121 @@
+"""Benchmark: `mlgate diff BASE` against `dvc metrics diff BASE`, in the same run.
+
+Run from the repository root (one command):
+
+    .venv/bin/python bench/bench_diff.py            # or: --runs 31
+
+It clones this repository into a temporary folder (the reference project with its
+committed metrics), perturbs the working tree's metrics so there is something to diff,
+checks that both tools agree (``--json``), then times whole processes, alternating the two
+tools run by run, and prints medians, the ratio and the versions. Target: >= 10x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TARGET = 10.0
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=True)
+
+
+def _time(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+    )
+    return time.perf_counter() - start
+
+
+def _prepare(tmp: Path, env: dict[str, str]) -> Path:
+    repo = tmp / "project"
+    _run(["git", "clone", "-q", str(ROOT), str(repo)], tmp, env)
+    scores = repo / "metrics" / "scores.json"
+    data = json.loads(scores.read_text())
+    data = {k: v * 0.99 for k, v in data.items()}  # a candidate that changed every score
+    scores.write_text(json.dumps(data, indent=2))
+    return repo
+
+
+def _versions(env: dict[str, str]) -> dict[str, str]:
+    def out(cmd: list[str]) -> str:
+        return subprocess.run(cmd, env=env, capture_output=True, text=True).stdout.strip()
+
+    return {
+        "python": platform.python_version(),
+        "mlgate": out([str(BIN / "mlgate"), "--version"]).removeprefix("mlgate "),
+        "dvc": out([str(BIN / "dvc"), "--version"]),
+        "git": out(["git", "--version"]).removeprefix("git version "),
+        "cpus": str(os.cpu_count()),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21, help="timed runs per command (default 21)")
+    parser.add_argument("--base", default="HEAD", help="baseline revision (default HEAD)")
+    args = parser.parse_args()
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "NO_COLOR": "1", "COLUMNS": "120"}
+    env.pop("GITHUB_ACTIONS", None)
+    # as a user runs them: with cached bytecode (the warm-up runs write it) for both tools
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    tmp = Path(tempfile.mkdtemp(prefix="mlgate-bench-"))
+    try:
+        repo = _prepare(tmp, env)
+        mlgate, dvc = str(BIN / "mlgate"), str(BIN / "dvc")
+        ours = json.loads(_run([mlgate, "diff", args.base, "--json"], repo, env).stdout)
+        theirs = json.loads(_run([dvc, "metrics", "diff", args.base, "--json"], repo, env).stdout)
+        if ours != theirs:
+            print(
+                "MISMATCH between mlgate diff --json and dvc metrics diff --json", file=sys.stderr
+            )
+            return 1
+        pairs = {
+            "table": ([mlgate, "diff", args.base], [dvc, "metrics", "diff", args.base]),
+            "--json": (
+                [mlgate, "diff", args.base, "--json"],
+                [dvc, "metrics", "diff", args.base, "--json"],
+            ),
+        }
+        for cmd in (c for pair in pairs.values() for c in pair):  # warm the OS file cache
+            _time(cmd, repo, env)
+        print(" ".join(f"{k}={v}" for k, v in _versions(env).items()))
+        print(f"runs={args.runs} per command, alternating; wall time of whole processes")
+        print(f"{'output':8} {'mlgate diff':>14} {'dvc metrics diff':>18} {'ratio':>8}")
+        worst = float("inf")
+        for name, (a, b) in pairs.items():
+            ta: list[float] = []
+            tb: list[float] = []
+            for i in range(args.runs):
+                first, second = ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta))
+                first[1].append(_time(first[0], repo, env))
+                second[1].append(_time(second[0], repo, env))
+            ma, mb = statistics.median(ta), statistics.median(tb)
+            ratio = mb / ma
+            worst = min(worst, ratio)
+            print(f"{name:8} {ma * 1000:11.1f} ms {mb * 1000:15.1f} ms {ratio:7.1f}x")
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"load average during the run: {load} (on {os.cpu_count()} CPUs)")
+        verdict = "met" if worst >= TARGET else "MISSED"
+        print(f"target >= {TARGET:g}x: {verdict} (worst ratio {worst:.1f}x); outputs agree")
+        return 0 if worst >= TARGET else 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
