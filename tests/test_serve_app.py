@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -145,8 +144,10 @@ class SlowModel:
 
     def __init__(self, inner: Any, gate: threading.Event) -> None:
         self.inner, self.gate = inner, gate
+        self.entered = threading.Event()
 
     def predict_proba(self, frame: Any) -> Any:
+        self.entered.set()
         self.gate.wait(10)
         return self.inner.predict_proba(frame)
 
@@ -154,8 +155,8 @@ class SlowModel:
 def test_in_flight_request_finishes_on_the_model_it_started_with() -> None:
     gate = threading.Event()
     state, metrics = ServingState(), ServeMetrics()
-    state.current = served("v1.0.0", SlowModel(loads(model_bytes(1.0), "t"), gate))
-    # a sync predict blocks the event loop, so serve from two apps over the same state
+    slow = SlowModel(loads(model_bytes(1.0), "t"), gate)
+    state.current = served("v1.0.0", slow)
     with running(create_app(state=state, metrics=metrics, max_rows=5)) as url:
         results: list[httpx.Response] = []
         worker = threading.Thread(
@@ -164,7 +165,7 @@ def test_in_flight_request_finishes_on_the_model_it_started_with() -> None:
             )
         )
         worker.start()
-        time.sleep(0.3)  # let the request reach predict_proba (no event to wait on over HTTP)
+        assert slow.entered.wait(20)  # the request is in flight, inside predict_proba
         state.current = served("v2.0.0", C=0.01)  # the swap
         gate.set()
         worker.join(20)

@@ -80,6 +80,8 @@ def test_release_swaps_then_stays_unchanged_and_uses_the_cache(
     source.release(v1, "v1.0.0")  # a rollback: the same bytes come from the cache
     assert rec.reconcile().outcome == "swapped"
     assert source.fetches == 2
+    assert isinstance(rec.prober, InProcessProber)
+    assert rec.prober.calls == 2  # the rollback reuses v1.0.0's recorded probe
     assert metric(rec, "mlgate_reload_attempts_total", {"result": "swapped"}) == 3
     assert metric(rec, "mlgate_ready") == 1
     info = {"version": "v1.0.0", "commit": "a" * 40, "sha256": first.sha256}

@@ -13,7 +13,10 @@ up to ``max_backoff``; a new commit on the branch is tried at once, and so is a 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -81,6 +84,23 @@ def canary_values(columns: Mapping[str, Any] | None) -> dict[str, Any]:
         elif isinstance(lo, int | float):
             out[name] = float(lo)
     return out
+
+
+@functools.cache
+def _fingerprint() -> str:
+    """Python and library versions, and the allow-list: what a probe's verdict depends on."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from mlgate.ml.model import TRUSTED_TYPES
+
+    parts = [platform.python_version(), *sorted(TRUSTED_TYPES)]
+    for name in ("mlgate", "scikit-learn", "skops", "numpy", "scipy", "pandas"):
+        try:
+            parts.append(f"{name}={version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name}=none")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def sha256_file(path: Path) -> str:
@@ -250,14 +270,42 @@ class Reconciler:
             raise Rejected("schema_error", f"{source}: {exc}") from exc
         return columns, source
 
+    def _probe(self, path: Path, sha256: str, canary: dict[str, Any]) -> ProbeResult:
+        """Probe in a child, unless these exact bytes passed this exact probe before.
+
+        A rollback brings back a model that was probed when it was first served: the same
+        verified bytes, the same canary and the same library versions give the same result,
+        so the recorded one is reused (``<sha256>.probed`` in the cache) and the swap does not
+        wait for a child to import scikit-learn.
+        """
+        from mlgate.fileio import loads_json, write_json
+
+        key = hashlib.sha256(
+            json.dumps([sha256, canary, _fingerprint()], sort_keys=True).encode()
+        ).hexdigest()
+        marker = self.models / f"{sha256}.probed"
+        known: dict[str, Any] = {}
+        if marker.is_file():
+            with contextlib.suppress(MlgateError, OSError):
+                known = dict(loads_json(marker.read_bytes(), str(marker)))
+        if key in known:
+            entry = known[key]
+            return ProbeResult(
+                True, features=tuple(entry["features"]), classes=tuple(entry["classes"])
+            )
+        result = self.prober.probe(str(path), sha256, canary)
+        if not result.ok:
+            raise Rejected(result.reason, result.message)
+        known[key] = {"features": list(result.features), "classes": list(result.classes)}
+        write_json(marker, known)
+        return result
+
     def _load(self, pointer: Any, commit: str) -> Served:
         from mlgate.ml.model import loads
 
         path = self._cached(pointer, commit)
         columns, schema_source = self._columns(pointer)
-        result = self.prober.probe(str(path), pointer.model.sha256, canary_values(columns))
-        if not result.ok:
-            raise Rejected(result.reason, result.message)
+        result = self._probe(path, pointer.model.sha256, canary_values(columns))
         data = path.read_bytes()  # the exact bytes we deserialize are the ones we verify
         if hashlib.sha256(data).hexdigest() != pointer.model.sha256:
             raise Rejected("hash_mismatch", f"{path}: changed after the probe")
