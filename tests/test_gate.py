@@ -418,3 +418,12 @@ def test_shallow_clone_says_fetch_depth(tmp_path: Path, env: dict[str, str]) -> 
     )
     with pytest.raises(GitError, match="fetch-depth: 0"):
         evaluate_revisions(Repo(shallow, env), baseline="HEAD~2")
+
+
+def test_readme_policy_example_loads() -> None:
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("### The policy", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    p = load_policy(Section(yaml.safe_load(block)["gate"], file="README.md", where="gate"))
+    assert [r.metric for r in p.rules] == ["roc_auc", "log_loss", "accuracy"] and p.slices
