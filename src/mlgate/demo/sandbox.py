@@ -1,0 +1,171 @@
+"""Build the demo sandbox: a copy of the reference project, ``origin``, batches of new data.
+
+The reference project is not duplicated inside the package: it is copied from the source
+tree mlgate runs from (an editable install of a clone), or else from the current folder when
+that is a clone of mlgate.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlgate.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlgate.git import Repo
+
+#: What the sandbox copies from the reference project (the rest is made by `dvc repro`).
+PROJECT_FILES = (
+    "dvc.yaml",
+    "params.yaml",
+    ".dvcignore",
+    ".gitignore",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    "stages",
+    "src/mlgate",
+    "data/breast_cancer.csv",
+    "data/schema.yaml",
+    "data/reference_profile.json",
+    "data/incoming/README.md",
+    "data/batches.json",
+    "data/.gitignore",
+    "deploy/README.md",
+)
+_MARKERS = ("dvc.yaml", "params.yaml", "stages/validate.py", "data/breast_cancer.csv")
+#: The drift: the new scanner measures tumour size larger (in standard deviations).
+DRIFT_COLUMNS = ("worst_radius", "worst_perimeter", "worst_area")
+DRIFT = 0.5
+
+
+def find_reference_project(cwd: Path | None = None) -> Path:
+    """The folder holding the reference project (dvc.yaml, params.yaml, stages/, data/)."""
+    import mlgate
+
+    candidates = [Path(mlgate.__file__).resolve().parents[2], (cwd or Path.cwd()).resolve()]
+    for folder in candidates:
+        if all((folder / m).is_file() for m in _MARKERS):
+            return folder
+    raise ConfigError(
+        "mlgate demo needs the reference project (dvc.yaml, stages/, data/): install mlgate "
+        "from a clone (`pip install -e .`) or run `mlgate demo` inside the clone"
+    )
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The demo's folders: the project (a git repo), its bare origin, the queued batches."""
+
+    root: Path
+
+    @property
+    def project(self) -> Path:
+        return self.root / "project"
+
+    @property
+    def origin(self) -> Path:
+        return self.root / "origin.git"
+
+    @property
+    def queue(self) -> Path:
+        return self.root / "arriving"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def incoming(self) -> Path:
+        return self.project / "data" / "incoming"
+
+
+def _copy(source: Path, dest: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in PROJECT_FILES:
+        src = source / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=ignore, dirs_exist_ok=True)
+        elif src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+
+
+def _demo_params(text: str) -> str:
+    """Release mode for CT, and drift that warns instead of stopping (the models decide)."""
+    text = re.sub(r"(?m)^(  mode:\s*)pr\b", r"\1release", text)
+    text = re.sub(
+        r"(?m)^(    fail:\s*)[0-9.]+(.*)$",
+        r"\1null                   # demo: drift warns; the post-deploy check decides",
+        text,
+    )
+    return text
+
+
+def split_reference(frame: pd.DataFrame, *, share: int = 50) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the sandbox's reference data, the held-back rows new batches are cut from)."""
+    keep = frame["row_id"].map(lambda r: zlib.crc32(f"demo:{r}".encode()) % 100 < share)
+    return frame[keep].reset_index(drop=True), frame[~keep].reset_index(drop=True)
+
+
+def cut_batches(held_back: pd.DataFrame, reference: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Batches in arrival order: a bad one, then drifted ones (the new scanner)."""
+    rows = held_back.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    std = reference.std(numeric_only=True)
+    bad = rows.iloc[:30].copy()
+    bad.loc[bad.index[:4], "mean_radius"] = -1.0  # a broken export: negative sizes
+    rest = rows.iloc[30:].reset_index(drop=True)
+    n = len(rest) // 3
+    out: dict[str, pd.DataFrame] = {}
+    drifted = [rest.iloc[i * n : (i + 1) * n].copy() for i in range(3)]
+    for part in drifted:
+        for column in DRIFT_COLUMNS:
+            part[column] = (part[column] + DRIFT * std[column]).round(4)
+    out["batch_001.csv"] = drifted[0]
+    out["batch_002.csv"] = bad
+    out["batch_003.csv"] = drifted[1]
+    out["batch_004.csv"] = drifted[2]
+    return out
+
+
+def create(root: Path, *, source: Path, repo_env: dict[str, str]) -> tuple[Sandbox, Repo]:
+    """Make the sandbox at ``root`` (which must not exist or be empty)."""
+    import pandas as pd
+
+    from mlgate.git import Repo
+
+    box = Sandbox(root.resolve())
+    if root.exists() and any(root.iterdir()):
+        raise ConfigError(f"{root}: exists and is not empty; remove it or pass another folder")
+    box.project.mkdir(parents=True)
+    _copy(source, box.project)
+    params = box.project / "params.yaml"
+    params.write_text(_demo_params(params.read_text()))
+    frame = pd.read_csv(box.project / "data/breast_cancer.csv")
+    reference, held_back = split_reference(frame)
+    reference.to_csv(box.project / "data/breast_cancer.csv", index=False)
+    box.queue.mkdir()
+    box.reports.mkdir()
+    for name, batch in cut_batches(held_back, reference).items():
+        batch.to_csv(box.queue / name, index=False)
+    (box.project / "README.md").write_text(
+        "# mlgate demo sandbox\n\nA copy of the mlgate reference project; see ../reports.\n"
+    )
+    git = Repo(box.project, repo_env)
+    for args in (
+        ("init", "-q", "-b", "main"),
+        ("add", "-A"),
+        ("commit", "-q", "-m", "reference project (half of the data; the rest arrives later)"),
+        ("init", "-q", "--bare", "-b", "main", str(box.origin)),
+        ("remote", "add", "origin", str(box.origin)),
+        ("push", "-q", "-u", "origin", "main"),
+        ("remote", "set-head", "origin", "main"),
+    ):
+        git.run(*args)
+    return box, git
