@@ -23,7 +23,13 @@ from mlgate.metrics.read import check_number, is_number
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Metrics (``{file: {dotted key: number}}``) and optional predictions of one revision."""
+    """Metrics (``{file: {dotted key: number}}``) and optional predictions of one revision.
+
+    Rules without ``file:`` look in the policy's ``metrics_file`` (``metrics/scores.json``),
+    slice rules in ``metrics/slices.json`` (``{"<slice>.n": rows, "<slice>.<metric>": x}``)
+    and the unpaired test in ``metrics/bootstrap.json`` (``{"<metric>.std": sd}``). With
+    ``predictions`` on both sides (same row ids) significance uses a paired bootstrap.
+    """
 
     rev: str
     metrics: Mapping[str, Mapping[str, Any]]  # file -> dotted key -> number (text is kept)
