@@ -243,3 +243,19 @@ def test_unreadable_input_is_a_data_error(
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="data file not found"):
         validate_file(str(tmp_path / "nope.csv"), schema=schema(col("a", "integer")))
+
+
+def test_array_views_respect_slice_offsets() -> None:
+    from mlgate.data import arrays
+
+    floats = pa.array([1.0, None, 3.0, 4.0, None, 6.0, 7.0, 8.0, 9.0, None, 11.0]).slice(3, 7)
+    valid = arrays.valid_mask(floats)
+    assert valid is not None and valid.tolist() == [True, False, True, True, True, True, False]
+    assert arrays.numbers(floats)[valid].tolist() == [4.0, 6.0, 7.0, 8.0, 9.0]
+    flags = pa.array([True, False, None, True, True, False, False, True, True]).slice(2, 6)
+    assert arrays.numbers(flags).tolist()[1:] == [True, True, False, False, True]
+    assert arrays.valid_mask(flags).tolist() == [False, True, True, True, True, True]  # type: ignore[union-attr]
+    words = pa.array(["a", "b", None, "c", "a", "b"]).dictionary_encode().slice(2, 3)
+    codes, dictionary = arrays.encoded(words)
+    assert [dictionary[int(c)].as_py() for c in codes[1:]] == ["c", "a"]
+    assert arrays.valid_mask(words).tolist() == [False, True, True]  # type: ignore[union-attr]

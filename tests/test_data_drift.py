@@ -42,6 +42,30 @@ def test_bin_counter_matches_searchsorted(
     assert counter.counts.tolist() == expected.tolist()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    edges=st.lists(st.floats(-1e4, 1e4), min_size=0, max_size=30, unique=True).map(sorted),
+    values=hnp.arrays(
+        st.sampled_from([np.int64, np.int32, np.uint8, np.uint32]),
+        st.integers(0, 2000),
+        elements=st.integers(0, 255),
+    ),
+    offset=st.sampled_from([0, -5000, 10**12]),
+)
+def test_bin_counter_integer_path_matches_searchsorted(
+    edges: list[float], values: np.ndarray, offset: int
+) -> None:
+    if offset and values.dtype.kind == "u":
+        offset = 0
+    shifted = values.astype(np.int64) + offset if offset else values
+    counter = BinCounter(tuple(e + offset for e in edges))
+    counter.add(shifted)
+    expected = np.bincount(
+        np.searchsorted(counter.edges, shifted, side="left"), minlength=len(edges) + 1
+    )
+    assert counter.counts.tolist() == expected.tolist()
+
+
 def test_bin_counter_values_on_edges_and_integers() -> None:
     counter = BinCounter((1.0, 2.0, 3.0))
     counter.add(np.array([0, 1, 1, 2, 3, 4, 100], dtype=np.int64))

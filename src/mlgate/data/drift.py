@@ -22,7 +22,8 @@ from mlgate.data.profile import ColumnProfile
 
 Floats = np.ndarray[Any, np.dtype[np.float64]]
 PSI_GROUPS = 10
-_GRID = 1 << 14
+_SMALL_UNSIGNED = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32))
+_GRID = 1 << 16
 
 
 class BinCounter:
@@ -77,6 +78,14 @@ class BinCounter:
     def add(self, values: np.ndarray[Any, Any]) -> None:
         """Count finite values (any integer or float dtype)."""
         nbins = len(self._counts)
+        if len(values) and (values.dtype.kind == "i" or values.dtype in _SMALL_UNSIGNED):
+            lo, hi = int(values.min()), int(values.max())
+            if hi - lo <= 4 * len(values) + 1024:  # dense integers: count each value once
+                per_value = np.bincount(values - lo if lo else values)
+                bins = np.searchsorted(self.edges, np.arange(lo, hi + 1), side="left")
+                per_bin = np.bincount(bins, weights=per_value, minlength=nbins)
+                self._counts += per_bin.astype(np.int64)
+                return
         if not self._grid:
             idx = np.searchsorted(self.edges, values, side="left")
             self._counts += np.bincount(idx, minlength=nbins)

@@ -28,6 +28,7 @@ MAX_GROUP_ROWS = 2_000_000  # larger row groups are read in slices of this many 
 _TEXT = pa.dictionary(pa.int32(), pa.string())
 _ARROW = {"integer": pa.int64(), "float": pa.float64(), "boolean": pa.bool_(), "string": _TEXT}
 _CONVERSION = re.compile(r"In CSV column #(\d+): .*CSV conversion error")
+_COLUMN = re.compile(r"In CSV column #(\d+)")
 
 
 class Retype(Exception):  # a signal to the caller, never shown to users
@@ -175,9 +176,15 @@ def _csv_error(path: str, exc: Exception, names: list[str] | None) -> Exception:
             names = _header(path)
         if index < len(names):
             return Retype(names[index])
+    column = _COLUMN.search(message)
+    if column is not None:  # name the column instead of its index
+        header = names if names is not None else _header(path)
+        index = int(column.group(1))
+        if index < len(header):
+            message = message.replace(column.group(0), f"In column {header[index]!r}")
     if "Empty CSV file" in message:
         return DataError(f"{path}: the file is empty; expected a header and rows")
-    if "invalid UTF8" in message or "UTF8" in message:
+    if "UTF8" in message:
         return DataError(f"{path}: not UTF-8 text ({message}); re-encode the file as UTF-8")
     if "CSV parse error" in message:
         return DataError(
