@@ -134,16 +134,21 @@ PEER = textwrap.dedent(
     '''
 )
 
-RSS = "import resource,subprocess,sys;p=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL);print(p.returncode,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+# A wrapper process whose only child is the measured command: its RUSAGE_CHILDREN is that
+# command's peak RSS and CPU time (user + system, all threads).
+RSS = (
+    "import resource,subprocess,sys;p=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL);"
+    "r=resource.getrusage(resource.RUSAGE_CHILDREN);print(p.returncode,r.ru_maxrss,r.ru_utime+r.ru_stime)"
+)
 
 
-def timed(cmd: list[str]) -> tuple[float, float, int]:
-    """(seconds, peak RSS MiB, exit code) of one whole process."""
+def timed(cmd: list[str]) -> tuple[float, float, int, float]:
+    """(wall seconds, peak RSS MiB, exit code, CPU seconds) of one whole process."""
     start = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", RSS, *cmd], capture_output=True, text=True, check=True
     ).stdout.split()
-    return time.perf_counter() - start, int(out[1]) / 1024, int(out[0])
+    return time.perf_counter() - start, int(out[1]) / 1024, int(out[0]), float(out[2])
 
 
 def main() -> None:
@@ -162,16 +167,41 @@ def main() -> None:
         pq.write_table(make_table(args.rows, 2, shift=True), d / "current.parquet")
         (d / "peer.py").write_text(PEER)
         subprocess.run(
-            [BIN / "mlgate", "schema", "infer", d / "reference.parquet", "-o", d / "schema.yaml",
-             "--profile", d / "profile.json"],
-            check=True, capture_output=True,
+            [
+                BIN / "mlgate",
+                "schema",
+                "infer",
+                d / "reference.parquet",
+                "-o",
+                d / "schema.yaml",
+                "--profile",
+                d / "profile.json",
+            ],
+            check=True,
+            capture_output=True,
         )
-        ours = [str(BIN / "mlgate"), "validate", str(d / "current.parquet"), "--schema",
-                str(d / "schema.yaml"), "--profile", str(d / "profile.json"), "--params",
-                str(d / "none.yaml"), "--json"]
-        peer = [sys.executable, str(d / "peer.py"), str(d / "current.parquet"),
-                str(d / "reference.parquet"), str(d / "schema.yaml")]
-        print(f"data: {args.rows:,} rows x 20 columns Parquet; reference {args.reference_rows:,} rows")
+        ours = [
+            str(BIN / "mlgate"),
+            "validate",
+            str(d / "current.parquet"),
+            "--schema",
+            str(d / "schema.yaml"),
+            "--profile",
+            str(d / "profile.json"),
+            "--params",
+            str(d / "none.yaml"),
+            "--json",
+        ]
+        peer = [
+            sys.executable,
+            str(d / "peer.py"),
+            str(d / "current.parquet"),
+            str(d / "reference.parquet"),
+            str(d / "schema.yaml"),
+        ]
+        print(
+            f"data: {args.rows:,} rows x 20 columns Parquet; reference {args.reference_rows:,} rows"
+        )
         timed(ours), timed(peer)  # warm the page cache for both
         t_ours, t_peer = [], []
         for _ in range(args.runs):
@@ -179,16 +209,25 @@ def main() -> None:
             t_peer.append(timed(peer))
         mo = statistics.median(t[0] for t in t_ours)
         mp = statistics.median(t[0] for t in t_peer)
-        print(f"mlgate validate      : median {mo:.2f} s, peak RSS {max(t[1] for t in t_ours):.0f} MiB, exit {t_ours[0][2]}  runs {[round(t[0], 2) for t in t_ours]}")
-        print(f"pandera+scipy+numpy  : median {mp:.2f} s, peak RSS {max(t[1] for t in t_peer):.0f} MiB  runs {[round(t[0], 2) for t in t_peer]}")
-        print(f"speed-up             : {mp / mo:.1f}x (target >= 5x)")
+        print(
+            f"mlgate validate      : median {mo:.2f} s, peak RSS {max(t[1] for t in t_ours):.0f} MiB, exit {t_ours[0][2]}  runs {[round(t[0], 2) for t in t_ours]}"
+        )
+        print(
+            f"pandera+scipy+numpy  : median {mp:.2f} s, peak RSS {max(t[1] for t in t_peer):.0f} MiB  runs {[round(t[0], 2) for t in t_peer]}"
+        )
+        co = statistics.median(t[3] for t in t_ours)
+        cp = statistics.median(t[3] for t in t_peer)
+        print(f"CPU (user+sys) median: mlgate {co:.2f} s, peer {cp:.2f} s, ratio {cp / co:.1f}x")
+        print(f"speed-up (wall)      : {mp / mo:.1f}x (target >= 5x)")
         if args.big_rows:
             big = d / "big.parquet"
             write_big(big, args.big_rows)
             cmd = [*ours]
             cmd[2] = str(big)
             runs = [timed(cmd) for _ in range(3)]
-            print(f"mlgate validate {args.big_rows:,} rows: median {statistics.median(r[0] for r in runs):.2f} s, peak RSS {max(r[1] for r in runs):.0f} MiB (target < 1024 MiB), file {big.stat().st_size / 2**20:.0f} MiB")
+            print(
+                f"mlgate validate {args.big_rows:,} rows: median {statistics.median(r[0] for r in runs):.2f} s (CPU {statistics.median(r[3] for r in runs):.2f} s), peak RSS {max(r[1] for r in runs):.0f} MiB (target < 1024 MiB), file {big.stat().st_size / 2**20:.0f} MiB, exit {runs[0][2]}"
+            )
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--profile",
-        help="reference profile JSON for drift (default: validate.profile in params.yaml or "
-        "data/reference_profile.json, when it exists)",
+        help="reference profile JSON for drift (default, unless --schema is given: "
+        "validate.profile in params.yaml or data/reference_profile.json, when it exists)",
     )
     parser.add_argument("--params", default="params.yaml", help="thresholds: its validate: section")
     parser.add_argument("--json", action="store_true", help="print metrics JSON instead of tables")
@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.params)
     profile_path = args.profile
-    if profile_path is None and os.path.isfile(settings.profile):
+    # schema and profile come in pairs: an explicit --schema does not take the default profile
+    if profile_path is None and args.schema is None and os.path.isfile(settings.profile):
         profile_path = settings.profile
     schema, profile = load_inputs(args.schema or settings.schema, profile_path)
     console = None

@@ -26,9 +26,9 @@ EXAMPLES = 5
 # What a text value must look like to be read as the expected type (CSV columns whose
 # values did not convert are read as text and checked with these).
 _PATTERNS = {
-    "integer": r"^\s*[+-]?\d+\s*$",
-    "float": r"^\s*[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|Inf|INF|infinity|Infinity)\s*$",
-    "boolean": r"^\s*(true|false|True|False|TRUE|FALSE|0|1)\s*$",
+    "integer": r"^[+-]?\d+$",
+    "float": r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|Inf|INF|infinity|Infinity)$",
+    "boolean": r"^(true|false|True|False|TRUE|FALSE|0|1)$",
 }
 
 

@@ -27,6 +27,15 @@ def _bounds(spec: ColumnSchema) -> str:
 
 def _column_findings(check: ColumnCheck, rows: int) -> list[Finding]:
     spec, name, out = check.spec, check.spec.name, []
+    if not check.type_ok and not check.dtype.rows:  # e.g. " 1.5": not read as a number
+        out.append(
+            _finding(
+                "dtype",
+                name,
+                check.dtype,
+                f"the column could not be read as {spec.dtype} (read as {check.actual})",
+            )
+        )
     if check.dtype.rows:
         out.append(
             _finding(
