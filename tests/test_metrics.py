@@ -188,3 +188,42 @@ def test_read_metrics_names_revision_in_errors(tmp_path: Path, env: dict[str, st
     commit(root, env, "broken", {"metrics/scores.json": '{"accuracy": NaN}'})
     with pytest.raises(DataError, match=r"^HEAD:metrics/scores.json: NaN is not a finite"):
         read_metrics(Repo(root, env), "HEAD")
+
+
+# -- the parse cache ------------------------------------------------------------------------------
+def test_parse_cache_is_content_addressed(tmp_path: Path) -> None:
+    from mlgate.metrics.cache import ParseCache
+
+    path = tmp_path / ".git" / "mlgate-cache.json"
+    path.parent.mkdir()
+    calls: list[bytes] = []
+
+    def parse(b: bytes) -> list[str]:
+        calls.append(b)
+        return [b.decode()]
+
+    cache = ParseCache(path)
+    assert cache.get_or_parse("k", b"one", parse) == ["one"]
+    cache.save()
+    again = ParseCache.for_repo(tmp_path)
+    assert again.get_or_parse("k", b"one", parse) == ["one"] and calls == [b"one"]
+    assert again.get_or_parse("k", b"two", parse) == ["two"] and calls == [b"one", b"two"]
+    path.write_text("{not json")  # a broken cache is ignored, never an error
+    assert ParseCache(path).get_or_parse("k", b"one", parse) == ["one"]
+
+
+def test_cached_diff_stays_correct_and_errors_are_not_cached(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    from tests.conftest import mlgate
+
+    root = metrics_repo(tmp_path / "repo", env)
+    params = root / "params.yaml"
+    first = mlgate("diff", "--md", cwd=root, env=env)
+    assert first.returncode == 0 and (root / ".git" / "mlgate-cache.json").is_file()
+    params.write_text(params.read_text().replace("C: 1.0", "C: 0.25"))
+    assert "| `train.C` | 1 | 0.25 |" in mlgate("diff", "--md", cwd=root, env=env).stdout
+    params.write_text("train: [\n")
+    for _ in range(2):
+        bad = mlgate("diff", "--md", cwd=root, env=env)
+        assert bad.returncode == 2 and "params.yaml: invalid YAML" in bad.stderr

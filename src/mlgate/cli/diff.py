@@ -30,14 +30,17 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.baseline import resolve_baseline
     from mlgate.git import WORKTREE, Repo
     from mlgate.metrics import Diff, diff_flat, diff_metrics, read_revision
+    from mlgate.metrics.cache import ParseCache
 
     repo = Repo.find()
     baseline: str = args.baseline or resolve_baseline(repo)
     candidate: str = args.candidate or WORKTREE
     want_params = not args.json
+    cache = ParseCache.for_repo(repo.root)
     # the candidate first (usually the working tree: no git), then the baseline in one batch
-    new, new_params = read_revision(repo, candidate, params=want_params)
-    old, old_params = read_revision(repo, baseline, params=want_params, hint=list(new))
+    new, new_params = read_revision(repo, candidate, params=want_params, cache=cache)
+    old, old_params = read_revision(repo, baseline, params=want_params, hint=list(new), cache=cache)
+    cache.save()
     metrics = diff_metrics(old, new, all=args.all)
     if args.json:
         from mlgate.fileio import dumps_json

@@ -17,12 +17,21 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlgate.config import PARAMS_FILE, loads_yaml
 from mlgate.errors import ConfigError, DataError
 from mlgate.fileio import loads_json
 from mlgate.git import WORKTREE, Repo
+from mlgate.metrics.cache import ParseCache
 
 DVC_YAML = "dvc.yaml"
+PARAMS_FILE = "params.yaml"  # as mlgate.config.PARAMS_FILE; importing that loads PyYAML
+
+
+def loads_yaml(text: str | bytes, source: str) -> Any:
+    """:func:`mlgate.config.loads_yaml`, imported only when some YAML must really be parsed."""
+    from mlgate.config import loads_yaml as load
+
+    return load(text, source)
+
 
 #: A flat metrics file: dotted key -> value (numbers, as in DVC's JSON, or text/booleans).
 Flat = dict[str, Any]
@@ -156,17 +165,26 @@ def read_revision(
     label: str | None = None,
     params: bool = False,
     hint: Sequence[str] = (),
+    cache: ParseCache | None = None,
 ) -> tuple[dict[str, Flat], dict[str, Any] | None]:
     """Metrics (and, with ``params``, flat params) of ``rev`` in as few git calls as can be.
 
     ``dvc.yaml``, ``params.yaml`` and the ``hint`` paths (say, the metrics files the other
     revision declares) come from one ``git cat-file --batch``; only declared files missing
-    from that batch need a second one.
+    from that batch need a second one. A ``cache`` skips parsing YAML seen before.
     """
     name = label or rev
     wanted = [DVC_YAML, *([PARAMS_FILE] if params else []), *hint]
     blobs = repo.show_many(rev, list(dict.fromkeys(wanted)))
-    files = declared_metrics(blobs[DVC_YAML], source_name(name, DVC_YAML))
+    dvc_yaml = blobs[DVC_YAML]
+    if dvc_yaml is None:
+        files: list[str] = []
+    elif cache is None:
+        files = declared_metrics(dvc_yaml, source_name(name, DVC_YAML))
+    else:
+        files = cache.get_or_parse(
+            "dvc.yaml", dvc_yaml, lambda b: declared_metrics(b, source_name(name, DVC_YAML))
+        )
     missing = [p for p in files if p not in blobs]
     if missing:
         blobs.update(repo.show_many(rev, missing))
@@ -175,11 +193,18 @@ def read_revision(
         for path in files
         if (data := blobs[path]) is not None
     }
-    flat_params = None
+    flat_params: dict[str, Any] | None = None
     if params:
         raw = blobs[PARAMS_FILE]
         source = source_name(name, PARAMS_FILE)
-        flat_params = {} if raw is None else flatten(loads_yaml(raw, source), source, metrics=False)
+
+        def parse(b: bytes) -> dict[str, Any]:
+            return flatten(loads_yaml(b, source), source, metrics=False)
+
+        if raw is None:
+            flat_params = {}
+        else:
+            flat_params = parse(raw) if cache is None else cache.get_or_parse("params", raw, parse)
     return metrics, flat_params
 
 
