@@ -105,7 +105,8 @@ def _demo_params(text: str) -> str:
         r"\1null                   # demo: drift warns; the post-deploy check decides",
         text,
     )
-    return text
+    # the demo's own pace: fewer resamples for metrics/bootstrap.json (the gate keeps its own)
+    return re.sub(r"(?m)^(  bootstrap_samples:\s*)1000(\s+# resamples)", r"\g<1>200\2", text)
 
 
 def split_reference(frame: pd.DataFrame, *, share: int = 50) -> tuple[pd.DataFrame, pd.DataFrame]:
