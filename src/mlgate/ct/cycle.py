@@ -229,7 +229,12 @@ def run_dvc(root: Path, *args: str) -> str:
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+        # stages run `python stages/...`: the interpreter mlgate runs in comes first on PATH
+        env={
+            **os.environ,
+            "DVC_NO_ANALYTICS": "1",
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        },
     )
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-6:])
