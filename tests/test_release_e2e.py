@@ -134,6 +134,11 @@ def test_release_rollback_history_pull(
     assert status["workspace"]["differs_from_live"] is True  # the workspace has v1.2.0's model
     assert status["published"] is False  # the rollback is not pushed yet
 
+    # The rollback is not rolled back: v1.0.0 is the first release, nothing earlier is left.
+    again = mlgate("rollback", cwd=proj, env=env)
+    assert again.returncode == 2 and "first release" in again.stderr, again.stdout + again.stderr
+    assert git("log", "-1", "--format=%s", cwd=proj, env=env) == "rollback: v1.1.0 -> v1.0.0"
+
 
 def test_corrupted_remote_object_fails_pull_and_rollback_refusals(
     reproduced_project: Path, tmp_path: Path, env: dict[str, str]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "roll production back: git revert of the newest pointer commit (or back to --to VERSION)"
+HELP = "roll production back: git revert of the newest deploy still in effect (or to --to VERSION)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

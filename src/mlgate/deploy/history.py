@@ -3,6 +3,10 @@
 One ``git log --raw`` pass lists the commits that changed ``deploy/production.yaml`` with the
 blob id of the pointer after each; one ``git cat-file --batch`` reads all those blobs. No
 per-commit ``git show`` (a thousand subprocesses take seconds, this takes milliseconds).
+
+The log carries each commit's whole message, so rollbacks are known by what they revert:
+``This reverts commit <sha>`` lines (``git revert`` and ``mlgate rollback`` both write them) or
+``Reverts: <sha>`` trailers. :func:`in_effect` uses them to tell which changes still hold.
 """
 
 from __future__ import annotations
@@ -16,9 +20,14 @@ from mlgate.deploy.pointer import POINTER_PATH, Pointer, format_time, parse_poin
 from mlgate.errors import MlgateError
 from mlgate.git import Repo
 
-#: Commit record: RS, then full SHA, committer date (strict ISO), subject, each ended by US.
-LOG_FORMAT = "%x1e%H%x1f%cI%x1f%s%x1f"
+#: Commit record: RS, then full SHA, committer date (strict ISO), raw message, each ended by US.
+LOG_FORMAT = "%x1e%H%x1f%cI%x1f%B%x1f"
+_RECORD = re.compile(r"\x1e(?=[0-9a-f]{40,64}\x1f)")
 _NULL_OID = re.compile(r"^0+$")
+#: A line naming a reverted commit: git revert's own, or a ``Reverts:`` trailer.
+_REVERTS = re.compile(
+    r"^(?:This reverts commit|Reverts:)\s+([0-9a-f]{7,64})\b", re.MULTILINE | re.IGNORECASE
+)
 _ROLLBACK = re.compile(r"^rollback:\s*(\S+)\s*->\s*(\S+)")
 
 
@@ -31,6 +40,7 @@ class LogRecord:
     subject: str
     blob: str | None  # the pointer's blob after this commit; None when it was deleted
     paths: tuple[str, ...]  # every file this commit changed
+    reverts: tuple[str, ...] = ()  # commits its message says it reverts (full or abbreviated)
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class Deployment:
     pointer: Pointer | None
     paths: tuple[str, ...] = ()
     error: str | None = None  # the pointer at this commit did not validate
+    reverts: tuple[str, ...] = ()  # commits this one reverts (a rollback); see in_effect
 
     @property
     def version(self) -> str | None:
@@ -62,19 +73,20 @@ class Deployment:
             "metrics": dict(p.metrics) if p else {},
             "released_at": format_time(p.released_at) if p else None,
             "error": self.error,
+            "reverts": list(self.reverts),
         }
 
 
 def parse_log(text: str, path: str = POINTER_PATH) -> list[LogRecord]:
     """Parse the output of ``git log --format=LOG_FORMAT --raw --no-abbrev`` (pure)."""
     records: list[LogRecord] = []
-    for chunk in text.split("\x1e"):
+    for chunk in _RECORD.split(text):
         if not chunk.strip():
             continue
         fields = chunk.split("\x1f")
         if len(fields) < 4:
             raise MlgateError(f"git log: unexpected output {chunk[:80]!r} (please report it)")
-        commit, date, subject, raw = fields[0], fields[1], "\x1f".join(fields[2:-1]), fields[-1]
+        commit, date, message, raw = fields[0], fields[1], "\x1f".join(fields[2:-1]), fields[-1]
         blob: str | None = None
         paths: list[str] = []
         for line in raw.splitlines():
@@ -86,10 +98,28 @@ def parse_log(text: str, path: str = POINTER_PATH) -> list[LogRecord]:
                 parts = meta.split()
                 new = parts[3] if len(parts) >= 4 else ""
                 blob = None if _NULL_OID.match(new) else new
+        reverts = tuple(m.group(1).lower() for m in _REVERTS.finditer(message))
         records.append(
-            LogRecord(commit.strip(), datetime.fromisoformat(date), subject, blob, tuple(paths))
+            LogRecord(
+                commit.strip(),
+                datetime.fromisoformat(date),
+                subject_of(message),
+                blob,
+                tuple(paths),
+                reverts,
+            )
         )
     return records
+
+
+def subject_of(message: str) -> str:
+    """The subject of a commit message as ``%s`` shows it: the first paragraph on one line."""
+    lines: list[str] = []
+    for line in message.strip("\n").split("\n"):
+        if not line.strip():
+            break
+        lines.append(line.strip())
+    return " ".join(lines)
 
 
 def classify(subject: str, pointer: Pointer | None) -> str:
@@ -118,8 +148,34 @@ def deployments(records: list[LogRecord], blobs: dict[str, bytes]) -> list[Deplo
             except MlgateError as exc:
                 error = str(exc)
         kind = "edit" if error else classify(rec.subject, pointer)
-        out.append(Deployment(kind, rec.commit, rec.date, rec.subject, pointer, rec.paths, error))
+        out.append(
+            Deployment(
+                kind, rec.commit, rec.date, rec.subject, pointer, rec.paths, error, rec.reverts
+            )
+        )
     return out
+
+
+def in_effect(entries: list[Deployment]) -> list[bool]:
+    """For each entry (newest first): is its change still in effect (pure)?
+
+    A change is undone when a newer commit that is itself in effect reverts it, so a revert
+    of a rollback brings the rolled-back deploy back. Abbreviated SHAs match by prefix.
+    """
+    undone: set[str] = set()
+    short: list[str] = []
+    flags: list[bool] = []
+    for e in entries:
+        sha = e.change_commit
+        alive = sha not in undone and not any(sha.startswith(s) for s in short)
+        flags.append(alive)
+        if alive:
+            for ref in e.reverts:
+                if len(ref) >= len(sha):
+                    undone.add(ref)
+                else:
+                    short.append(ref)
+    return flags
 
 
 def history(repo: Repo, *, rev: str = "HEAD") -> list[Deployment]:

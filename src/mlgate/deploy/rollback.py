@@ -1,9 +1,13 @@
 """``mlgate rollback``: ``git revert`` of pointer commits, so the pointer names an earlier model.
 
-Without ``to``, the newest commit that changed the pointer is reverted (running it twice
-reverts the rollback itself: a revert of a revert). With ``to=VERSION``, every pointer
-commit newer than the newest deploy of VERSION is reverted in one commit. Either way the
-commit message reads ``rollback: <from> -> <to>`` and the body lists the reverted commits.
+Like Helm or Argo CD history, a rollback steps back through the deploys that are still in
+effect: without ``to``, the newest ``deploy:`` commit that no later rollback has reverted is
+reverted, so a second rollback goes one version further back (v1.2.0 -> v1.1.0 -> v1.0.0),
+and with only the first release left there is nothing to roll back. With ``to=VERSION``,
+every change still in effect since VERSION's deploy is reverted in one commit. Either way
+the message reads ``rollback: <from> -> <to>`` and its body has one ``This reverts commit
+<sha> (<subject>).`` line per reverted commit (the line ``git revert`` writes), which is how
+the history tells what a rollback undid (:func:`mlgate.deploy.history.in_effect`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlgate.deploy.commit import commit_pointer, require_default_branch
-from mlgate.deploy.history import Deployment, history
+from mlgate.deploy.history import Deployment, history, in_effect
 from mlgate.deploy.pointer import POINTER_PATH, Pointer, is_release_tag, read_pointer
 from mlgate.deploy.remote import remote_has
 from mlgate.errors import GitError, RemoteError
@@ -42,28 +46,48 @@ class RollbackResult:
 
 
 def plan_rollback(entries: list[Deployment], to: str | None) -> tuple[list[Deployment], Pointer]:
-    """Which pointer commits to revert (newest first) and the pointer that results (pure)."""
+    """Which pointer commits to revert (newest first) and the pointer that results (pure).
+
+    Only changes still in effect count (see :func:`in_effect`); rollback commits themselves
+    are never reverted. Without ``to``: the newest deploy in effect, with any edits of the
+    pointer made on top of it. With ``to``: every change in effect since VERSION's deploy.
+    """
     if not entries or entries[0].pointer is None:
         raise GitError(
             f"nothing to roll back: {POINTER_PATH} names no release; "
             "release one with `mlgate release vX.Y.Z`"
         )
     current = entries[0].pointer
+    alive = in_effect(entries)
+    changes = [k for k, e in enumerate(entries) if alive[k] and not e.reverts]
     if to is None:
-        target = entries[1].pointer if len(entries) > 1 else None
+        d = next((k for k in changes if entries[k].kind == "deploy"), None)
+        if d is None:
+            raise GitError(
+                f"nothing to roll back: no deploy commit of {POINTER_PATH} is in effect; "
+                "see `mlgate history`"
+            )
+        target = entries[d + 1].pointer if d + 1 < len(entries) else None
         if target is None:
             raise GitError(
-                f"nothing to roll back: {current.version} is the first release "
-                f"({entries[0].change_commit[:12]}); there is no earlier model"
+                f"nothing to roll back: {entries[d].version} is the first release "
+                f"({entries[d].change_commit[:12]}); there is no earlier model"
             )
-        return entries[:1], target
+        return [entries[k] for k in changes if k <= d], target
     if not is_release_tag(to):
         raise GitError(f"--to {to!r}: expected a release version such as v1.2.0")
     if current.version == to:
         raise GitError(f"nothing to roll back: {to} is already live")
-    for k, entry in enumerate(entries[1:], start=1):
-        if entry.pointer is not None and entry.pointer.version == to:
-            return entries[:k], entry.pointer
+    for k in changes:
+        if entries[k].kind == "deploy" and entries[k].version == to:
+            target = entries[k].pointer
+            assert target is not None  # a deploy always has a pointer
+            return [entries[j] for j in changes if j < k], target
+    if any(e.kind == "deploy" and e.version == to for e in entries):
+        raise GitError(
+            f"--to {to}: {to} is not an earlier version in effect (it was rolled back, or "
+            f"is newer than {current.version}); deploy it again with `mlgate release {to}`"
+        )
     raise GitError(f"--to {to}: {to} was never deployed here; see `mlgate history`")
 
 
