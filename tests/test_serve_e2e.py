@@ -81,13 +81,13 @@ def project(reproduced_project: Path, tmp_path: Path, env: dict[str, str]) -> Pr
 class Server:
     """``mlgate serve`` in a subprocess, following ``origin``."""
 
-    def __init__(self, project: Project, tmp: Path) -> None:
+    def __init__(self, project: Project, tmp: Path, interval: float = INTERVAL) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / "serve.log"
         args = [
             str(BIN / "mlgate"), "serve", "--repo", str(project.origin),
-            "--port", str(self.port), "--interval", str(INTERVAL),
+            "--port", str(self.port), "--interval", str(interval),
             "--cache-dir", str(tmp / "cache"), "--max-rows", "100", "--backoff", "30",
         ]  # fmt: skip
         self.started = time.monotonic()
@@ -126,11 +126,11 @@ class Server:
 
 
 @pytest.fixture
-def start_server(project: Project, tmp_path: Path) -> Iterator[Callable[[], Server]]:
+def start_server(project: Project, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
 
-    def start() -> Server:
-        servers.append(Server(project, tmp_path))
+    def start(interval: float = INTERVAL) -> Server:
+        servers.append(Server(project, tmp_path, interval))
         return servers[-1]
 
     yield start
@@ -214,25 +214,34 @@ def test_lifecycle_no_release_then_bad_candidates_then_sigterm(
     project.publish(other, "v3.0.0")  # a fixed commit is tried at once
     server.wait("v3.0.0", lambda: server.serving("v3.0.0"), timeout=4 * INTERVAL + 10)
 
-    # SIGTERM while requests are in flight: they finish, the process exits 0
+    # SIGTERM while requests are in flight: they finish with 200, the process exits 0.
+    # One connection per request, so after the listener closes a client sees only a
+    # refused connection (ConnectError), never a request cut off half way.
     results: list[int] = []
+    broken: list[str] = []
+    body = {"rows": [example_row()] * 100}
 
     def client() -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as c:
-            for _ in range(50):
+        with httpx.Client(base_url=server.url, timeout=20) as c:
+            while True:
                 try:
-                    results.append(c.post("/predict", json={"rows": [example_row()]}).status_code)
-                except httpx.TransportError:
-                    return  # refused after shutdown: expected
+                    answer = c.post("/predict", json=body, headers={"connection": "close"})
+                except httpx.ConnectError:
+                    return  # the listener is closed: expected after SIGTERM
+                except httpx.HTTPError as exc:
+                    broken.append(repr(exc))
+                    return
+                results.append(answer.status_code)
 
     workers = [threading.Thread(target=client) for _ in range(4)]
     for w in workers:
         w.start()
-    time.sleep(0.3)
+    server.wait("requests in flight", lambda: len(results) >= 20)
     assert server.stop() == 0
     for w in workers:
-        w.join(10)
-    assert results and set(results) == {200}
+        w.join(20)
+    assert broken == []
+    assert set(results) == {200}
     assert "stopped after draining" in server.log.read_text()
 
 
@@ -297,12 +306,13 @@ def _new_version(project: Project, *, c: float, tag: str) -> None:
 
 
 def test_ten_releases_and_rollbacks_under_load(
-    project: Project, start_server: Callable[[], Server]
+    project: Project, start_server: Callable[..., Server]
 ) -> None:
     project.git("tag", "v1.0.0")
     project.mlgate("release", "v1.0.0", "--push")
     _new_version(project, c=0.5, tag="v1.1.0")
-    server = start_server()
+    interval = 2.0  # on 2 shared cores, 8 clients + the release commands compete with the loop
+    server = start_server(interval)
     ready_after = server.wait("ready", lambda: server.get("/readyz").status_code == 200)
     assert server.serving("v1.0.0")
     project.mlgate("release", "v1.1.0", "--push")
@@ -333,7 +343,7 @@ def test_ten_releases_and_rollbacks_under_load(
     assert load.failures == []
     assert len(load.answers) > 500
     assert {v for _, _, v in load.answers} == {"v1.0.0", "v1.1.0"}
-    assert max(delays) <= 2 * INTERVAL + 1.0, delays  # two intervals (+ the probe's work)
+    assert max(delays) <= 2 * interval, f"{delays}\n{server.log.read_text()}"
     metrics = server.get("/metrics").text
     assert metric_value(metrics, 'mlgate_http_errors_total{endpoint="/predict"') == 0
     assert server.stop() == 0
