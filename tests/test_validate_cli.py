@@ -85,6 +85,9 @@ def test_violations_exit_1_naming_column_check_rows_and_examples(
     for expected in ("Ranges (min/max)", "Missing values", "Allowed values"):
         assert expected in text
     assert "row 7: -50.0" in text and "row 9: null" in text and "row 3: purple" in text
+    md = mlgate("validate", str(data), "--md", cwd=project, env=env)
+    assert md.returncode == 1 and md.stdout.startswith("### Data validation")
+    assert "| :x: | range | size | 1 |" in md.stdout
     doc = json.loads(mlgate("validate", str(data), "--json", cwd=project, env=env).stdout)
     assert {(f["column"], f["check"], f["rows"]) for f in doc["findings"]} == {
         ("size", "range", 1),

@@ -18,7 +18,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "validate.profile in params.yaml or data/reference_profile.json, when it exists)",
     )
     parser.add_argument("--params", default="params.yaml", help="thresholds: its validate: section")
-    parser.add_argument("--json", action="store_true", help="print metrics JSON instead of tables")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the metrics JSON instead of tables")
+    out.add_argument("--md", action="store_true", help="print the Markdown report section")
     parser.add_argument("-o", "--output", metavar="FILE", help="also write the metrics JSON here")
 
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     console = None
     progress = None
     large = os.path.isfile(args.data) and os.path.getsize(args.data) > 32 << 20
-    if large and not args.json and sys.stderr.isatty():
+    if large and not (args.json or args.md) and sys.stderr.isatty():
         from rich.console import Console
         from rich.progress import Progress
 
@@ -66,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.output, metrics)
     if args.json:
         sys.stdout.write(dumps_json(metrics))
+    elif args.md:
+        from mlgate.data.report import markdown_section
+
+        sys.stdout.write(markdown_section(metrics))
     else:
         from rich.console import Console
 
