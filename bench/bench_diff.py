@@ -8,6 +8,9 @@ It clones this repository into a temporary folder (the reference project with it
 committed metrics), perturbs the working tree's metrics so there is something to diff,
 checks that both tools agree (``--json``), then times whole processes, alternating the two
 tools run by run, and prints medians, the ratio and the versions. Target: >= 10x.
+Rows: ``table`` and ``--json`` are warm runs (mlgate's content-addressed parse cache in
+``.git/mlgate-cache.json`` filled by the warm-up, as on any second run); ``cold`` deletes
+that cache before every mlgate run, so mlgate parses the YAML (and imports PyYAML) each time.
 """
 
 from __future__ import annotations
@@ -90,7 +93,13 @@ def main() -> int:
                 [mlgate, "diff", args.base, "--json"],
                 [dvc, "metrics", "diff", args.base, "--json"],
             ),
+            # mlgate's parse cache (.git/mlgate-cache.json) deleted before every run
+            "cold": (
+                [mlgate, "diff", args.base, "--json"],
+                [dvc, "metrics", "diff", args.base, "--json"],
+            ),
         }
+        cache = repo / ".git" / "mlgate-cache.json"
         for cmd in (c for pair in pairs.values() for c in pair):  # warm the OS file cache
             _time(cmd, repo, env)
         print(" ".join(f"{k}={v}" for k, v in _versions(env).items()))
@@ -101,17 +110,20 @@ def main() -> int:
             ta: list[float] = []
             tb: list[float] = []
             for i in range(args.runs):
+                if name == "cold":
+                    cache.unlink(missing_ok=True)
                 first, second = ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta))
                 first[1].append(_time(first[0], repo, env))
                 second[1].append(_time(second[0], repo, env))
             ma, mb = statistics.median(ta), statistics.median(tb)
             ratio = mb / ma
-            worst = min(worst, ratio)
+            if name != "cold":  # the target is for the usual (warm) run; cold is shown too
+                worst = min(worst, ratio)
             print(f"{name:8} {ma * 1000:11.1f} ms {mb * 1000:15.1f} ms {ratio:7.1f}x")
         load = " ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"load average during the run: {load} (on {os.cpu_count()} CPUs)")
         verdict = "met" if worst >= TARGET else "MISSED"
-        print(f"target >= {TARGET:g}x: {verdict} (worst ratio {worst:.1f}x); outputs agree")
+        print(f"target >= {TARGET:g}x (warm rows): {verdict} (worst {worst:.1f}x); outputs agree")
         return 0 if worst >= TARGET else 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
