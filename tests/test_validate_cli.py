@@ -216,3 +216,34 @@ def test_validate_never_imports_pandas(project: Path, env: dict[str, str]) -> No
         "assert 'rich' not in sys.modules, 'rich imported on the --json path'\n"
     )
     run([sys.executable, "-c", code], cwd=project, env=env)
+
+
+def test_schema_infer_on_parquet_and_on_bad_input(tmp_path: Path, env: dict[str, str]) -> None:
+    _write(_table(6), tmp_path / "ref.parquet")
+    out = mlgate(
+        "schema",
+        "infer",
+        "ref.parquet",
+        "-o",
+        "s.yaml",
+        "--profile",
+        "p.json",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert out.returncode == 0 and "2000 rows, 4 columns" in out.stdout
+    ok = mlgate(
+        "validate",
+        "ref.parquet",
+        "--schema",
+        "s.yaml",
+        "--profile",
+        "p.json",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert ok.returncode == 0, ok.stdout
+    (tmp_path / "bad.parquet").write_bytes(BAD_INPUTS["corrupt.parquet"])
+    bad = mlgate("schema", "infer", "bad.parquet", cwd=tmp_path, env=env)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data/schema.yaml").exists()
