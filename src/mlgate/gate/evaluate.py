@@ -259,12 +259,8 @@ def _metric_rule(
                     RuleResult(check=name, status="pass", limit=limit, message=msg, **common)
                 )
             continue
-        if name == "max_regression":
-            used, unit = regression, ""
-        else:
-            used = _relative(regression, base)
-            unit = " (relative)"
-        out.append(_regression_result(rule, name, used, limit, unit, s, policy, common))
+        used = regression if name == "max_regression" else _relative(regression, base)
+        out.append(_regression_result(rule, name, used, limit, s, policy, common))
     return out
 
 
@@ -279,22 +275,23 @@ def _regression_result(
     check: str,
     used: float,
     limit: float,
-    unit: str,
     s: ChangeStats | None,
     policy: Policy,
     common: dict[str, Any],
 ) -> RuleResult:
     worse = "worse" if used > 0 else "not worse"
-    amount = f"{_fmt(abs(used))}{unit}"
+    relative = check == "max_regression_rel"
+    amount = f"{abs(used):.1%}" if relative else _fmt(abs(used))
+    allowed = f"{limit:.1%}" if relative else _fmt(limit)
     if used <= limit:
         near = limit > 0 and used > policy.near_miss * limit
-        msg = f"{worse} by {amount} <= allowed {_fmt(limit)}" if used > 0 else f"{worse}"
+        msg = f"{worse} by {amount} <= allowed {allowed}" if used > 0 else f"{worse}"
         if near:
             msg += f" (near miss: {used / limit:.0%} of the tolerance)"
         return RuleResult(
             check=check, status="pass", limit=limit, message=msg, near_miss=near, **common
         )
-    msg = f"worse by {amount} > allowed {_fmt(limit)}"
+    msg = f"worse by {amount} > allowed {allowed}"
     if rule.significance is None:
         return RuleResult(check=check, status="fail", limit=limit, message=msg, **common)
     if s is None:

@@ -12,7 +12,7 @@ import re
 
 ZWSP = "\u200b"
 MAX_NAME = 120
-_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_PUNCT = re.compile(r"([\\`*_\[\]!|~])")  # inline markup; names never start a line
 
 
 def code(name: object, *, limit: int = MAX_NAME) -> str:
@@ -31,4 +31,4 @@ def text(value: object) -> str:
     s = _PUNCT.sub(r"\\\1", s)
     s = s.replace("@", "@" + ZWSP)
     s = s.replace("://", ":" + ZWSP + "//")
-    return re.sub(r"(?i)www\\\.", "www" + ZWSP + r"\\.", s)
+    return re.sub(r"(?i)(www)\.", r"\1" + ZWSP + ".", s)
