@@ -165,3 +165,43 @@ def test_demo_params_and_batches() -> None:
     drifted = batches["batch_001.csv"]
     original = held.set_index("row_id").loc[drifted["row_id"], DRIFT_COLUMNS[0]].to_numpy()
     assert (drifted[DRIFT_COLUMNS[0]].to_numpy() > original).all()
+
+
+def test_report_names_violations_and_json_is_stable() -> None:
+    from mlgate.ct.cycle import BatchCheck, CycleResult
+    from mlgate.ct.report import MARKER
+    from mlgate.data.result import Finding, ValidationResult
+
+    bad = ValidationResult(
+        source="data/incoming/b2.csv",
+        rows=30,
+        columns=(),
+        findings=(Finding("range", "mean_radius", "violation", 4, "4 values outside [0, 30.3]"),),
+    )
+    check = BatchCheck("b2.csv", bad, overlap=("7", "9"))
+    assert not check.passed
+    assert check.problems() == [
+        "b2.csv: range mean_radius: 4 values outside [0, 30.3]",
+        "b2.csv: duplicate row_id: 2 keys are already in the training data (e.g. 7, 9)",
+    ]
+    result = CycleResult(
+        outcome="invalid_data",
+        mode="pr",
+        dry_run=False,
+        message="invalid data: b2.csv: range mean_radius",
+        new_batches=("b2.csv",),
+        checks=(check,),
+    )
+    from dataclasses import replace
+
+    from mlgate.ct.cycle import render
+
+    result = replace(result, report=render(result))
+    assert result.exit_code == 1
+    assert result.report.startswith(MARKER)
+    assert "new data failed validation" in result.report
+    assert "mean\\_radius" in result.report and "duplicate `row_id`" in result.report
+    doc = result.to_json()
+    assert doc["schema_version"] == 1 and doc["outcome"] == "invalid_data"
+    assert doc["validation"][0]["problems"][0].startswith("b2.csv: range mean_radius")
+    assert json.loads(json.dumps(doc)) == doc

@@ -221,8 +221,9 @@ def is_regression(result: GateResult) -> bool:
     return any(r.status == "fail" and r.check in REGRESSION_CHECKS for r in result.rules)
 
 
-def run_dvc(root: Path, *args: str) -> str:
-    """Run ``dvc ARGS`` in ``root``; a failure raises with the tail of its output."""
+def run_dvc(root: Path, *args: str, check: bool = True) -> str | None:
+    """Run ``dvc ARGS`` in ``root``; a failure raises with the tail of its output
+    (``check=False``: returns None instead)."""
     proc = subprocess.run(
         [sys.executable, "-m", "dvc", *args],
         cwd=root,
@@ -237,6 +238,8 @@ def run_dvc(root: Path, *args: str) -> str:
         },
     )
     if proc.returncode != 0:
+        if not check:
+            return None
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-6:])
         raise DataError(f"dvc {' '.join(args)} failed in {root} (exit {proc.returncode}):\n{tail}")
     return proc.stdout
@@ -343,6 +346,7 @@ class _Cycle:
                 profile=profile,
                 thresholds=settings.thresholds,
             )
+            result = replace(result, source=self._batch_path(name))  # relative, for the report
             ids = frames[name][self.cfg.data.id_column].astype(str)
             overlap = tuple(sorted(set(ids) & known))
             known |= set(ids)
@@ -377,7 +381,10 @@ class _Cycle:
             metrics={k: round(v, 6) for k, v in live.metrics[self.cfg.policy.metrics_file].items()},
         )
         path = self.root / MONITORING_PATH
-        write_log(path, append(read_log(path), record))
+        records = read_log(path)
+        if records and (records[-1].version, records[-1].batch) == (pointer.version, batch):
+            return records[-1]  # a rerun of the same cycle (e.g. after a rejection): logged already
+        write_log(path, append(records, record))
         if not self.dry_run:
             paths = [MONITORING_PATH] + [
                 self._batch_path(n) for n in new if not self.repo.is_ignored(self._batch_path(n))
@@ -401,7 +408,13 @@ class _Cycle:
     def restore(self) -> None:
         """Put the pipeline's files back as they are at HEAD (after a rejected candidate)."""
         self.repo.restore_paths("HEAD", *self._pipeline_paths())
-        run_dvc(self.root, "checkout", "--force", "--quiet")
+        self._dvc_checkout()
+
+    def _dvc_checkout(self) -> None:
+        """Outputs back as ``dvc.lock`` at HEAD says, when the DVC cache has them (a fresh CI
+        runner that never pulled does not: then only say so)."""
+        if run_dvc(self.root, "checkout", "--force", "--quiet", check=False) is None:
+            self.log(f"note: DVC outputs differ from {self.base}; `dvc pull` to restore them")
 
     # -- the cycle ------------------------------------------------------------------------------
     def run(self) -> CycleResult:
@@ -545,7 +558,7 @@ class _Cycle:
                 self.repo.push(self.git_remote, f"{branch}:refs/heads/{branch}")
         finally:
             self.repo.checkout(self.base)
-            run_dvc(self.root, "checkout", "--force", "--quiet")
+            self._dvc_checkout()
         draft = self.result("pr_opened", "", branch=branch, **common)
         body = render(draft)
         title = f"ct: retrain on {new[-1]}" + (f" (+{len(new) - 1} more)" if len(new) > 1 else "")
