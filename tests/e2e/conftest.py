@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,7 +68,8 @@ def make_runner_venv(path: Path, *, install_mlgate: bool = True) -> Path:
     installed packages (a .pth line) so no test downloads anything. With
     ``install_mlgate`` it holds mlgate from this checkout (editable), so a workflow's
     `pip install -r requirements.txt` finds it satisfied."""
-    run(["python3", "-m", "venv", "--without-pip", path], cwd=ROOT, env=os.environ)
+    # the interpreter running the tests, so the .pth below matches its Python version
+    run([sys.executable, "-m", "venv", "--without-pip", path], cwd=ROOT, env=os.environ)
     purelib = Path(
         subprocess.run(
             [
@@ -223,6 +225,7 @@ class Sandbox:
             "-P",
             "ubuntu-latest=-self-hosted",
             "--no-cache-server",  # act's own cache server would listen on a network address
+            "--action-offline-mode",  # never fetch an action (all are local stand-ins)
             "--env",
             f"GITHUB_API_URL={api_env['GITHUB_API_URL']}",
             "--env",
