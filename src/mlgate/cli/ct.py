@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         from mlgate.fileio import write_text
 
         write_text(args.report, result.report)
-    _actions(result)
+    _actions(result, annotations=not args.json)  # workflow commands go to stdout
     if args.json:
         from mlgate.fileio import dumps_json
 
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _actions(result: object) -> None:
+def _actions(result: object, *, annotations: bool) -> None:
     """In GitHub Actions: the report in the step summary, outputs, annotations."""
     from mlgate.ci.actions import annotate, append_step_summary, in_actions, set_outputs
     from mlgate.ct.cycle import CycleResult
@@ -78,6 +78,8 @@ def _actions(result: object) -> None:
             "pr": str(pr.get("number") or ""),
         }
     )
+    if not annotations:
+        return
     if result.outcome in ("invalid_data", "rejected"):
         annotate("error", f"mlgate ct: {result.outcome}", result.message)
     elif result.outcome == "rolled_back":

@@ -174,14 +174,12 @@ class _Story:
         for name in [*[header[i] for i in keep[:3]], "by", *[header[i] for i in keep[3:]]]:
             table.add_column(name, no_wrap=True)
         for row, entry in zip(rows, entries, strict=True):
-            by = "person"
-            if entry.kind == "rollback" or (
-                entry.pointer is not None
-                and self.repo.out("log", "-1", "--format=%s", entry.pointer.commit).startswith(
-                    "ct:"
-                )
-            ):
-                by = "ct"
+            # CT's deploys release a "ct: retrain" commit; its rollbacks follow a "ct: monitor"
+            made = entry.pointer.commit if entry.kind == "deploy" and entry.pointer else None
+            if entry.kind == "rollback":
+                made = f"{entry.change_commit}^"
+            subject = self.repo.out("log", "-1", "--format=%s", made) if made else ""
+            by = "ct" if subject.startswith("ct:") else "person"
             style = {"deploy": "green", "rollback": "yellow"}.get(entry.kind)
             cells = [row[i] for i in keep]
             table.add_row(*cells[:3], by, *cells[3:], style=style)
