@@ -100,3 +100,15 @@ def test_infer_refuses_empty_data(tmp_path: Path) -> None:
     pq.write_table(pa.table({"t": pa.array([1], type=pa.timestamp("s"))}), tmp_path / "t.parquet")
     with pytest.raises(DataError, match="column 't' has type timestamp"):
         infer(str(tmp_path / "t.parquet"))
+
+
+def test_committed_schema_and_profile_accept_the_reference_data() -> None:
+    root = Path(__file__).resolve().parents[1]
+    schema, profile = load_inputs(
+        str(root / "data/schema.yaml"), str(root / "data/reference_profile.json")
+    )
+    assert schema.columns["row_id"].unique and schema.columns["diagnosis"].allowed == (0, 1)
+    assert all(c.min == 0 for c in schema.columns.values() if c.dtype == "float")
+    result = validate_file(str(root / "data/breast_cancer.csv"), schema=schema, profile=profile)
+    assert result.findings == () and result.rows == 569
+    assert {c.psi for c in result.columns if c.psi is not None} == {0.0}
