@@ -30,6 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+# at module level: FastAPI resolves the endpoints' (string) annotations in these globals
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -37,8 +41,6 @@ BIN = Path(sys.executable).parent
 # -- the floor: what a person writes to serve a model with FastAPI, nothing more -----------------
 def floor_app(model_path: str) -> Any:
     import pandas as pd
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
 
     from mlgate.ml.model import load
 
@@ -275,6 +277,11 @@ def main() -> int:
             proc, took = start_floor(model, free_port())
             starts["floor"].append(took)
             stop(proc)
+            print(
+                f"# start to ready, run {i + 1}: "
+                + json.dumps({k: v[-1] for k, v in starts.items()}),
+                flush=True,
+            )
 
         m_port, f_port = free_port(), free_port()
         mlg, _ = start_mlgate(repo, base / "cache-main", m_port)

@@ -5,8 +5,9 @@ crash the interpreter (a tree with out-of-range node indices makes ``predict`` r
 memory). So the candidate is verified, loaded and asked for a canary prediction in a fresh
 child process; only when the child answers "ok" does the server load it.
 
-A child is started ahead of time (it imports scikit-learn, about a second, while the server
-fetches the candidate) and used once: every probe runs in its own process.
+A child is kept warm (started after the server's first reconcile pass and again after each
+probe, it imports scikit-learn before a candidate arrives) and used once: every probe runs in
+its own process.
 
 Protocol: the parent writes one JSON request on stdin (``path``, ``sha256``, ``canary``),
 the child writes one JSON line on stdout: ``{"ok": true, "features": [...], "classes":
@@ -149,7 +150,7 @@ def main() -> int:
 
 
 class Prober:
-    """Runs each probe in a fresh child process, started one probe ahead."""
+    """Runs each probe in a fresh child process, started one probe ahead (:meth:`warm`)."""
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -143,14 +144,19 @@ class Reconciler:
     # -- one pass ---------------------------------------------------------------------------
     def reconcile(self, *, force: bool = False) -> ReconcileResult:
         """One pass; never raises for a bad candidate or an unreachable repository."""
+        started = time.monotonic()
         with self._lock:
             result = self._pass(force)
+        took = time.monotonic() - started
         self.state.last_result = result
         self.metrics.reconciles.labels(result.outcome).inc()
         self.metrics.last_reconcile.set(result.at.timestamp())
         if result.outcome not in ("unchanged", "backoff"):
             detail = f" ({result.reason}: {result.message})" if result.reason else ""
-            self.log(f"reconcile: {result.outcome} {result.version} {result.commit[:12]}{detail}")
+            self.log(
+                f"reconcile: {result.outcome} {result.version} {result.commit[:12]} "
+                f"in {took:.2f} s{detail}"
+            )
         return result
 
     def _pass(self, force: bool) -> ReconcileResult:
@@ -335,10 +341,17 @@ class Reconciler:
 class ReconcileLoop(threading.Thread):
     """Calls :meth:`Reconciler.reconcile` every ``interval`` seconds and on :meth:`wake`."""
 
-    def __init__(self, reconciler: Reconciler, interval: float) -> None:
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        interval: float,
+        *,
+        after_first: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(name="mlgate-reconcile", daemon=True)
         self.reconciler = reconciler
         self.interval = interval
+        self.after_first = after_first
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._force = False
@@ -351,6 +364,9 @@ class ReconcileLoop(threading.Thread):
                 self.reconciler.reconcile(force=force)
             except Exception as exc:  # a bug must not stop reconciling; it shows in the log
                 self.reconciler.log(f"reconcile: internal error {type(exc).__name__}: {exc}")
+            if self.after_first is not None:
+                self.after_first()
+                self.after_first = None
             self._wake.wait(self.interval)
 
     def wake(self, *, force: bool = True) -> None:

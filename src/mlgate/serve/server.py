@@ -81,11 +81,11 @@ def serve(
             url = str(Repo.find(url, env=environ).root)
     cache = options.cache_dir or default_cache_dir(environ)
 
-    # Start-up is import-bound (scikit-learn and skops take seconds), so everything that can
-    # overlap does: the probe child imports on another core, a thread imports skops here,
-    # the first reconcile pass (git fetch, DVC fetch) starts before the web stack is imported.
+    # Start-up is import-bound (scikit-learn and skops take seconds), so work overlaps: a
+    # thread imports skops while the first reconcile pass (git fetch, DVC fetch) runs and
+    # the main thread imports the web stack. A probe child is started only when the first
+    # pass needs one (a restart with a warm cache does not), then kept warm for the next.
     prober = Prober(env=environ)
-    prober.warm()
     threading.Thread(target=_warm_imports, name="mlgate-warm", daemon=True).start()
 
     from mlgate.serve.metrics import ServeMetrics
@@ -103,7 +103,7 @@ def serve(
         base_backoff=options.backoff,
         log=log,
     )
-    loop = ReconcileLoop(reconciler, options.interval)
+    loop = ReconcileLoop(reconciler, options.interval, after_first=prober.warm)
 
     def on_hup(_sig: int, _frame: Any) -> None:
         loop.wake(force=True)
