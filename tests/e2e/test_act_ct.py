@@ -36,7 +36,7 @@ def _arrive(sandbox: Sandbox, name: str, start: int, stop: int) -> None:
 
 def _dispatch(sandbox: Sandbox, github_stub: GitHubStub):
     event = {
-        "inputs": {"mode": "", "dry-run": False},
+        "inputs": {"mode": "params", "dry-run": False},
         "ref": "refs/heads/main",
         "repository": {"full_name": github_stub.repository, "default_branch": "main"},
     }
@@ -45,7 +45,7 @@ def _dispatch(sandbox: Sandbox, github_stub: GitHubStub):
         "ct.yml",
         event,
         api_env=github_stub.env(),
-        inputs={"mode": "", "dry-run": "false"},
+        inputs={"mode": "params", "dry-run": "false"},
     )
 
 
