@@ -427,3 +427,41 @@ def test_readme_policy_example_loads() -> None:
     block = readme.split("### The policy", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     p = load_policy(Section(yaml.safe_load(block)["gate"], file="README.md", where="gate"))
     assert [r.metric for r in p.rules] == ["roc_auc", "log_loss", "accuracy"] and p.slices
+
+
+_slice_values = st.dictionaries(
+    st.sampled_from(["a=[0,1)", "a=[1,2)", "a=[2.5,3)"]),
+    st.tuples(st.integers(0, 100), _value),
+    min_size=1,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    _slice_values,
+    _slice_values,
+    st.floats(0, 0.3),
+    st.fixed_dictionaries(
+        {"metric": st.just("accuracy")},
+        optional={"min": _value, "max_regression": st.floats(0, 0.2), "min_n": st.integers(0, 50)},
+    ),
+)
+def test_better_slices_never_turn_pass_into_fail(
+    base: dict[str, tuple[int, float]],
+    cand: dict[str, tuple[int, float]],
+    gain: float,
+    rule: dict[str, Any],
+) -> None:
+    p = policy({"slices": [rule]})
+
+    def side(rows: dict[str, tuple[int, float]], plus: float = 0.0) -> Snapshot:
+        flat: dict[str, float] = {}
+        for name, (n, acc) in rows.items():
+            flat[f"{name}.n"] = n
+            flat[f"{name}.accuracy"] = acc + plus
+        return Snapshot(rev="e" * 40, metrics={"metrics/slices.json": flat})
+
+    before = evaluate_snapshots(p, baseline=side(base), candidate=side(cand))
+    after = evaluate_snapshots(p, baseline=side(base), candidate=side(cand, gain))
+    if before.passed:
+        assert after.passed, (before.to_json(), after.to_json())
