@@ -109,7 +109,9 @@ def main() -> int:
         for cmd in (c for pair in pairs.values() for c in pair):  # warm the OS file cache
             _time(cmd, repo, env)
         print(" ".join(f"{k}={v}" for k, v in _versions(env).items()))
-        print(f"runs={args.runs} per command, alternating; whole processes (CPU: user+system incl. git)")
+        print(
+            f"runs={args.runs} per command, alternating; whole processes (CPU: user+system incl. git)"
+        )
         print(f"{'':8} {'wall (median)':>27}   {'CPU (median)':>27}")
         print(
             f"{'output':8} {'mlgate':>9} {'dvc':>10} {'ratio':>7}   {'mlgate':>9} {'dvc':>10} {'ratio':>7}"
