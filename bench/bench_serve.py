@@ -230,6 +230,54 @@ def wrk(url: str, script: Path, concurrency: int, duration: float) -> dict[str, 
     return {"rps": rps, "p50": p50, "p99": p99}
 
 
+def handler_paths(model_path: Path, repeats: int = 7) -> dict[int, dict[str, float]]:
+    """Microseconds per request of each server's own work, without HTTP (median of repeats).
+
+    mlgate: strict parse + validation against the schema + predict + encode; the floor:
+    ``json.loads`` + ``DataFrame(rows)`` + predict + encode. Alternated in one process, so
+    a busy machine slows both alike.
+    """
+    import timeit
+
+    import pandas as pd
+
+    from mlgate.ml.model import load
+    from mlgate.serve.validation import from_features, parse_body, validate_rows
+
+    model = load(model_path)
+    features = list(model.feature_names_in_)
+    schema = from_features(features, source="bench")
+    out: dict[int, dict[str, float]] = {}
+    for rows in (1, 100):
+        raw = body(rows).encode()
+
+        def mlgate_path(raw: bytes = raw) -> bytes:
+            frame = validate_rows(parse_body(raw), schema, max_rows=1000)
+            proba = model.predict_proba(frame)
+            return json.dumps(
+                {"predictions": proba.argmax(axis=1).tolist(), "probabilities": proba.tolist()},
+                allow_nan=False,
+                separators=(",", ":"),
+            ).encode()
+
+        def floor_path(raw: bytes = raw) -> bytes:
+            rows_ = json.loads(raw)["rows"]
+            proba = model.predict_proba(pd.DataFrame(rows_, columns=features))
+            return json.dumps(
+                {"predictions": proba.argmax(axis=1).tolist(), "probabilities": proba.tolist()},
+                ensure_ascii=False,
+                allow_nan=False,
+                separators=(",", ":"),
+            ).encode()
+
+        times: dict[str, list[float]] = {"mlgate": [], "floor": []}
+        for _ in range(repeats):
+            for name, fn in (("mlgate", mlgate_path), ("floor", floor_path)):
+                times[name].append(timeit.timeit(fn, number=200) / 200 * 1e6)
+        out[rows] = {name: statistics.median(v) for name, v in times.items()}
+    return out
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "floor":
         p = argparse.ArgumentParser()
@@ -283,6 +331,8 @@ def main() -> int:
                 flush=True,
             )
 
+        paths = handler_paths(model)
+        print(f"# request path without HTTP (us): {json.dumps(paths)}", flush=True)
         m_port, f_port = free_port(), free_port()
         mlg, _ = start_mlgate(repo, base / "cache-main", m_port)
         flo, _ = start_floor(model, f_port)
@@ -325,6 +375,11 @@ def main() -> int:
             f"| {m['p50']:.2f} / {m['p99']:.2f} | {f['p50']:.2f} / {f['p99']:.2f} "
             f"| {m['p99'] / f['p99']:.2f} |"
         )
+    print()
+    print("| rows | mlgate request path, us | floor request path, us | ratio |")
+    print("|---:|---:|---:|---:|")
+    for rows, t in paths.items():
+        print(f"| {rows} | {t['mlgate']:.0f} | {t['floor']:.0f} | {t['mlgate'] / t['floor']:.2f} |")
     print()
     for label, values in starts.items():
         print(f"- start to ready, {label}: median {statistics.median(values):.2f} s "

@@ -20,15 +20,19 @@ from mlgate.serve.validation import from_features
 from tests.serve_support import example_row, feature_names, model_bytes, running
 
 
-def served(version: str, model: Any = None, C: float = 1.0) -> Served:
+def served(version: str, model: Any = None, C: float = 1.0, *, fast: bool = False) -> Served:
+    from mlgate.serve.fast import array_ready
+
+    model = model if model is not None else loads(model_bytes(C), "test")
     return Served(
         version=version,
         commit="c" * 40,
         sha256="d" * 64,
         loaded_at=datetime(2026, 1, 1, tzinfo=UTC),
-        model=model if model is not None else loads(model_bytes(C), "test"),
+        model=model,
         schema=from_features(feature_names(), source="test schema"),
         classes=(0, 1),
+        takes_array=fast and array_ready(model, feature_names()),
     )
 
 
@@ -57,11 +61,13 @@ def test_not_ready_until_a_model_is_loaded(
         assert client.get("/readyz").json() == {"ready": True, "version": "v1.0.0"}
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["dataframe", "array"])
 def test_predict_answers_with_predictions_probabilities_and_version(
-    server: tuple[str, ServingState, ServeMetrics],
+    server: tuple[str, ServingState, ServeMetrics], fast: bool
 ) -> None:
     url, state, _ = server
-    state.current = served("v1.0.0")
+    state.current = served("v1.0.0", fast=fast)
+    assert state.current.takes_array is fast
     rows = [example_row(), example_row(0.5)]
     with httpx.Client(base_url=url) as client:
         answer = client.post("/predict", json={"rows": rows})
@@ -71,7 +77,7 @@ def test_predict_answers_with_predictions_probabilities_and_version(
     assert body["version"] == "v1.0.0" and body["classes"] == [0, 1]
     import pandas as pd
 
-    expected = state.current.model.predict_proba(pd.DataFrame(rows))
+    expected = loads(model_bytes(1.0), "test").predict_proba(pd.DataFrame(rows))
     assert np.allclose(body["probabilities"], expected)
     assert body["predictions"] == expected.argmax(axis=1).tolist()
 
@@ -172,3 +178,29 @@ def test_in_flight_request_finishes_on_the_model_it_started_with() -> None:
         assert results[0].json()["version"] == "v1.0.0"
         after = httpx.post(f"{url}/predict", json={"rows": [example_row()]})
         assert after.json()["version"] == "v2.0.0"
+
+
+def test_array_path_only_for_models_that_answer_the_same() -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mlgate.ml import dataset
+    from mlgate.serve.fast import array_ready
+
+    frame = dataset.load_reference()
+    names = list(feature_names())
+    by_name = Pipeline(
+        [
+            ("cols", ColumnTransformer([("s", StandardScaler(), names)])),
+            ("clf", LogisticRegression()),
+        ]
+    ).fit(frame[names], frame[dataset.TARGET])
+    assert not array_ready(by_name, names)
+    assert list(by_name.feature_names_in_) == names  # left as it was
+    plain = loads(model_bytes(1.0), "test")
+    assert not array_ready(plain, list(reversed(names)))  # another order: refused
+    assert array_ready(plain, names)
+    expected = loads(model_bytes(1.0), "test").predict_proba(frame[names])
+    assert np.array_equal(plain.predict_proba(frame[names].to_numpy()), expected)

@@ -72,6 +72,7 @@ def test_release_swaps_then_stays_unchanged_and_uses_the_cache(
     first = rec.state.current
     assert first is not None and first.version == "v1.0.0"
     assert first.schema.names[0] == "mean_radius" and "no data/schema.yaml" in first.schema.source
+    assert first.takes_array  # a plain pipeline: predicts on a float array in schema order
     assert rec.reconcile().outcome == "unchanged"
     assert rec.state.current is first
     source.release(v2, "v1.1.0")

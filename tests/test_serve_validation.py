@@ -39,6 +39,9 @@ def test_valid_rows_become_a_frame_in_model_order() -> None:
     frame = check('{"rows": [{"c": 3, "a": 1.5, "b": -2}, {"a": 0, "b": 0, "c": 1e3}]}')
     assert list(frame.columns) == ["a", "b", "c"]
     assert frame.to_numpy().tolist() == [[1.5, -2.0, 3.0], [0.0, 0.0, 1000.0]]
+    body = parse_body(b'{"rows": [{"c": 3, "a": 1.5, "b": -2}]}')
+    array = validate_rows(body, NUMERIC, max_rows=10, as_array=True)
+    assert array.dtype == "float64" and array.tolist() == [[1.5, -2.0, 3.0]]
 
 
 @pytest.mark.parametrize(

@@ -117,7 +117,9 @@ def create_app(
             body = await _read_body(request, body_limit)
             if served is None:
                 return _json({"error": "no verified model loaded yet; see /version"}, 503)
-            frame = validate_rows(parse_body(body), served.schema, max_rows=max_rows)
+            frame = validate_rows(
+                parse_body(body), served.schema, max_rows=max_rows, as_array=served.takes_array
+            )
         except InvalidRequest as exc:
             return _json(exc.detail, exc.status)
         try:

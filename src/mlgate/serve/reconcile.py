@@ -327,6 +327,8 @@ class Reconciler:
                 schema = from_schema_columns(result.features, columns, source=schema_source)
         except ValueError as exc:
             raise Rejected("schema_error", str(exc)) from exc
+        from mlgate.serve.fast import array_ready
+
         return Served(
             version=pointer.version,
             commit=pointer.commit,
@@ -335,6 +337,7 @@ class Reconciler:
             model=model,
             schema=schema,
             classes=result.classes,
+            takes_array=schema.numeric and array_ready(model, schema.names),
         )
 
 

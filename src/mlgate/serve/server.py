@@ -83,9 +83,12 @@ def serve(
 
     # Start-up is import-bound (scikit-learn and skops take seconds), so work overlaps: a
     # thread imports skops while the first reconcile pass (git fetch, DVC fetch) runs and
-    # the main thread imports the web stack. A probe child is started only when the first
-    # pass needs one (a restart with a warm cache does not), then kept warm for the next.
+    # the main thread imports the web stack. A probe child starts at once on a cold cache
+    # (it imports while the model is fetched); a restart with a warm cache reuses recorded
+    # probe verdicts, so its child is started only after the first pass, for the next one.
     prober = Prober(env=environ)
+    if not any((cache / "models").glob("*.probed")):
+        prober.warm()
     threading.Thread(target=_warm_imports, name="mlgate-warm", daemon=True).start()
 
     from mlgate.serve.metrics import ServeMetrics

@@ -25,6 +25,8 @@ class Served:
     model: Any
     schema: RequestSchema
     classes: tuple[Any, ...]
+    #: the model takes a float array in schema order (see ``mlgate.serve.fast``)
+    takes_array: bool = False
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -57,6 +57,11 @@ class RequestSchema:
         )
         object.__setattr__(self, "_fast", fast and bool(names))
 
+    @property
+    def numeric(self) -> bool:
+        """Every column a non-null float: requests can become one float64 array."""
+        return self._fast
+
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, "columns": list(self.names)}
 
@@ -161,8 +166,13 @@ def _row_error(schema: RequestSchema, row: Any, index: int) -> InvalidRequest:
     return InvalidRequest(422, "invalid row", row=index)  # not reached for a failing row
 
 
-def validate_rows(payload: Any, schema: RequestSchema, *, max_rows: int) -> Any:
+def validate_rows(
+    payload: Any, schema: RequestSchema, *, max_rows: int, as_array: bool = False
+) -> Any:
     """Check ``{"rows": [...]}`` and return the model input (a DataFrame in model order).
+
+    With ``as_array`` an all-numeric schema gives a float64 array in model order instead
+    (see :func:`mlgate.serve.fast.array_ready`): the columns are already checked.
 
     Raises :class:`InvalidRequest`: 413 above ``max_rows``, 422 naming row and column for
     unknown or missing columns, wrong types, nulls where not allowed and non-finite numbers.
@@ -196,6 +206,8 @@ def validate_rows(payload: Any, schema: RequestSchema, *, max_rows: int) -> Any:
             for i, row in enumerate(rows):
                 for col in schema.columns:
                     _check_value(col, row[col.name], i)
+        if as_array:
+            return matrix
         return pd.DataFrame(matrix, columns=list(names), copy=False)
     data: dict[str, list[Any]] = {n: [] for n in names}
     for i, row in enumerate(rows):
