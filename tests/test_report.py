@@ -78,7 +78,7 @@ def test_report_verdict_first_and_sections() -> None:
         validation={"rows": 10, "violations": 0},
         curves={"baseline": c, "candidate": c},
     )
-    md = render_report(data)
+    md = render_report(data, marker=True)
     lines = md.splitlines()
     assert lines[0] == MARKER and lines[1].startswith("## ❌ mlgate gate: **fail**")
     assert "Baseline `aaaaaaa` → candidate `bbbbbbb` (working tree)" in md
@@ -134,10 +134,11 @@ def test_report_stays_under_githubs_limit() -> None:
     rules = [{"metric": k, "min": 1e6} for k in many]  # 3000 rows in the rules table
     params = Diff({"params.yaml": diff_flat(many, cand)})
     data = _data({SCORES: many}, {SCORES: cand}, rules=rules, params=params)
-    md = render_report(data)
+    md = render_report(data, marker=True)
     assert len(md) <= COMMENT_LIMIT and "Truncated" in md
     assert md.startswith(MARKER) and "## ❌ mlgate gate: **fail**" in md
     assert "and 2990 more" in md  # the failed list stays short
+    assert render_report(data).startswith("## ❌ mlgate gate")  # embedded: no marker
     tiny = render_report(data, limit=1500)
     assert len(tiny) <= 1500 and "Truncated" in tiny and "mlgate gate" in tiny
 

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     repo = Repo.find()
     baseline: str = args.baseline or resolve_baseline(repo)
     data = collect(repo, baseline=baseline)
-    markdown = render_report(data)
+    markdown = render_report(data, marker=True)
     if args.output:
         write_text(args.output, markdown)
     else:

@@ -276,11 +276,15 @@ def _other_metrics(data: ReportData) -> list[str]:
     return _changes_table("### Other metrics that changed", changes)
 
 
-def render_report(data: ReportData, *, limit: int = COMMENT_LIMIT) -> str:
-    """The full PR report, under ``limit`` characters (least important sections go first)."""
+def render_report(data: ReportData, *, limit: int = COMMENT_LIMIT, marker: bool = False) -> str:
+    """The full PR report, under ``limit`` characters (least important sections go first).
+
+    ``marker`` puts :data:`MARKER` on the first line (``mlgate report`` does, so the file is
+    recognisably the PR comment; reports embedded elsewhere leave it out).
+    """
     result = data.result
     sections: list[tuple[int, list[str]]] = [  # (priority: higher is dropped first, lines)
-        (0, [MARKER, *_verdict(result, "##")]),
+        (0, [*([MARKER] if marker else []), *_verdict(result, "##")]),
         (1, ["### Gate rules", "", *_rules_table(result)]),
         (2, _metrics_table(result)),
         (5, _other_metrics(data)),
