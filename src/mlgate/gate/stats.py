@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 COLUMNS = ("row_id", "y_true", "y_pred", "y_score")
+#: Bootstrap indices held at once (x 8 bytes, and a few gathered copies of that size).
+CHUNK_CELLS = 2_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,15 +121,22 @@ def paired_bootstrap(
     if pair is None:
         return {}
     a, b = pair
-    idx = scoring.resample_indices(len(a), samples=samples, seed=seed)
+    names = [n for n in metrics if n in scoring.FUNCTIONS]
+    deltas: dict[str, list[Any]] = {n: [] for n in names}
+    rng = np.random.default_rng(seed)
+    # resamples in chunks of about CHUNK_CELLS indices, so memory stays bounded for big sets
+    chunk = max(1, CHUNK_CELLS // len(a))
+    for start in range(0, samples, chunk):
+        idx = rng.integers(0, len(a), size=(min(chunk, samples - start), len(a)))
+        for name in names:
+            fn = scoring.FUNCTIONS[name]
+            deltas[name].append(
+                fn(b.y_true[idx], b.y_pred[idx], b.y_score[idx])
+                - fn(a.y_true[idx], a.y_pred[idx], a.y_score[idx])
+            )
     out: dict[str, ChangeStats] = {}
-    for name in metrics:
-        fn = scoring.FUNCTIONS.get(name)
-        if fn is None:
-            continue
-        delta = fn(b.y_true[idx], b.y_pred[idx], b.y_score[idx]) - fn(
-            a.y_true[idx], a.y_pred[idx], a.y_score[idx]
-        )
+    for name in names:
+        delta = np.atleast_1d(np.concatenate([np.atleast_1d(d) for d in deltas[name]]))
         delta = delta[~np.isnan(delta)]
         if delta.size == 0:
             continue
