@@ -11,10 +11,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "baseline",
         nargs="?",
+        metavar="BASELINE",
         help="baseline revision (default: merge-base with the PR base or the default branch)",
     )
     parser.add_argument(
-        "candidate", nargs="?", help="candidate revision (default: the working tree)"
+        "candidate",
+        nargs="?",
+        metavar="CANDIDATE",
+        help="candidate revision (default: the working tree)",
     )
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument(

@@ -11,6 +11,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "baseline",
         nargs="?",
+        metavar="BASELINE",
         help="baseline revision (default: merge-base with the PR base or the default branch)",
     )
     parser.add_argument(
