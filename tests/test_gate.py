@@ -465,3 +465,48 @@ def test_better_slices_never_turn_pass_into_fail(
     after = evaluate_snapshots(p, baseline=side(base), candidate=side(cand, gain))
     if before.passed:
         assert after.passed, (before.to_json(), after.to_json())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 2**16),
+    st.integers(0, 30),
+    st.integers(1, 30),
+    st.sampled_from(["accuracy", "f1"]),
+    st.floats(0, 0.05),
+    st.sampled_from(["warn", "fail"]),
+)
+def test_better_predictions_never_turn_pass_into_fail(
+    seed: int, wrong: int, fixed: int, metric: str, tolerance: float, inconclusive: str
+) -> None:
+    """Paired bootstrap: fixing some of the candidate's wrong rows can only help."""
+    from mlgate.ml.scoring import score
+
+    rng = np.random.default_rng(seed)
+    n = 120
+    y = (rng.random(n) < 0.4).astype(float)
+    base_pred = np.where(rng.random(n) < 0.1, 1 - y, y)
+    cand_pred = np.where(
+        np.isin(np.arange(n), rng.choice(n, wrong, replace=False)), 1 - y, base_pred
+    )
+    better = cand_pred.copy()
+    errors = np.flatnonzero(better != y)
+    better[errors[:fixed]] = y[errors[:fixed]]
+
+    def side(pred: np.ndarray) -> Snapshot:
+        p = Predictions(np.arange(n).astype(str), y, pred, pred * 0.8 + 0.1)
+        return Snapshot(
+            rev="f" * 40, metrics={SCORES: score(y, pred, pred * 0.8 + 0.1)}, predictions=p
+        )
+
+    rule = {
+        "metric": metric,
+        "max_regression": tolerance,
+        "significance": 0.05,
+        "inconclusive": inconclusive,
+    }
+    p = policy({"rules": [rule], "bootstrap_samples": 200})
+    before = evaluate_snapshots(p, baseline=side(base_pred), candidate=side(cand_pred))
+    after = evaluate_snapshots(p, baseline=side(base_pred), candidate=side(better))
+    if before.passed:
+        assert after.passed, (before.to_json()["rules"], after.to_json()["rules"])
