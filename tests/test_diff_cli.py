@@ -144,3 +144,12 @@ def test_agrees_with_dvc_on_the_reference_project(
     ours = json.loads(mlgate("diff", "HEAD", "--json", "--all", cwd=root, env=env).stdout)
     assert ours == _dvc_diff(root, env, "HEAD", "--all")
     assert set(ours) >= {"metrics/scores.json", "metrics/bootstrap.json", "metrics/slices.json"}
+
+
+def test_diff_colours_follow_the_policy_direction(tmp_path: Path, env: dict[str, str]) -> None:
+    policy = {"rules": [{"metric": "mae", "direction": "lower", "max": 1.0}]}
+    root = metrics_repo(tmp_path / "repo", env, policy=policy, scores={"mae": 0.5, "r2": 0.5})
+    (root / "metrics" / "scores.json").write_text('{"mae": 0.4, "r2": 0.4}')
+    md = mlgate("diff", "--md", cwd=root, env=env).stdout
+    assert "| `mae` | 0.5 | 0.4 | -0.1 🟢 |" in md  # the policy says lower is better
+    assert "| `r2` | 0.5 | 0.4 | -0.1 🔴 |" in md  # inferred: higher is better

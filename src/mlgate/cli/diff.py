@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mlgate.baseline import resolve_baseline
     from mlgate.git import WORKTREE, Repo
-    from mlgate.metrics import Diff, diff_flat, diff_metrics, read_revision
+    from mlgate.metrics import Diff, diff_flat, diff_metrics, policy_directions, read_revision
     from mlgate.metrics.cache import ParseCache
 
     repo = Repo.find()
@@ -52,12 +52,14 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(dumps_json(metrics.to_json()))
         return 0
     params = Diff({"params.yaml": diff_flat(old_params or {}, new_params or {}, all=args.all)})
+    # directions the gate policy states (the baseline's, as the gate reads it) beat names
+    directions = {**policy_directions(new_params or {}), **policy_directions(old_params or {})}
     if args.md:
         from mlgate.report.markdown import diff_markdown
 
-        sys.stdout.write(diff_markdown(metrics, params))
+        sys.stdout.write(diff_markdown(metrics, params, directions=directions))
         return 0
     from mlgate.report.terminal import print_diff
 
-    print_diff(metrics, params)
+    print_diff(metrics, params, directions=directions)
     return 0

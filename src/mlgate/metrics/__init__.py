@@ -6,7 +6,14 @@ pure (:mod:`mlgate.metrics.diff`). Nothing here imports DVC.
 
 from __future__ import annotations
 
-from mlgate.metrics.diff import Change, Diff, diff_flat, diff_metrics, infer_direction
+from mlgate.metrics.diff import (
+    Change,
+    Diff,
+    diff_flat,
+    diff_metrics,
+    infer_direction,
+    policy_directions,
+)
 from mlgate.metrics.read import (
     declared_metrics,
     flatten,
@@ -26,6 +33,7 @@ __all__ = [
     "flatten",
     "infer_direction",
     "parse_metrics",
+    "policy_directions",
     "read_metrics",
     "read_params",
     "read_revision",

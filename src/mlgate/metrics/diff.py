@@ -21,6 +21,28 @@ def infer_direction(key: str) -> str:
     return "lower" if any(w in leaf for w in LOWER_WORDS) else "higher"
 
 
+def policy_directions(
+    flat_params: Mapping[str, Any], *, default_file: str = "metrics/scores.json"
+) -> dict[str, str]:
+    """``{"file:metric": direction}`` from the ``gate.rules`` of flat params (no YAML needed).
+
+    >>> policy_directions({"gate.rules": [{"metric": "mae", "direction": "lower"}]})
+    {'metrics/scores.json:mae': 'lower'}
+    """
+    file = flat_params.get("gate.metrics_file")
+    file = file if isinstance(file, str) else default_file
+    rules = flat_params.get("gate.rules")
+    out: dict[str, str] = {}
+    for rule in rules if isinstance(rules, list) else []:
+        if not isinstance(rule, Mapping):
+            continue
+        metric, direction = rule.get("metric"), rule.get("direction")
+        rule_file = rule.get("file") if isinstance(rule.get("file"), str) else file
+        if isinstance(metric, str) and direction in ("higher", "lower"):
+            out[f"{rule_file}:{metric}"] = direction
+    return out
+
+
 @dataclass(frozen=True)
 class Change:
     """One key's values on both sides; ``diff`` only when both are numbers."""

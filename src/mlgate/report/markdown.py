@@ -7,7 +7,7 @@ sections first, with a note saying so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlgate.metrics.diff import infer_direction
@@ -135,7 +135,11 @@ def _metrics_table(result: GateResult) -> list[str]:
 
 
 def _changes_table(
-    title: str, changes: Mapping[str, Change], *, limit: int = MAX_ROWS
+    title: str,
+    changes: Mapping[str, Change],
+    *,
+    limit: int = MAX_ROWS,
+    direction: Callable[[str], str] = infer_direction,
 ) -> list[str]:
     lines = [title, "", "| key | baseline | candidate | change |", "|---|---:|---:|---:|"]
     items = list(changes.items())
@@ -143,7 +147,7 @@ def _changes_table(
         d = c.diff
         lines.append(
             f"| {code(key)} | {num(c.old)} | {num(c.new)} | "
-            f"{signed(d)}{_arrow(d, infer_direction(key))} |"
+            f"{signed(d)}{_arrow(d, direction(key))} |"
         )
     if len(items) > limit:
         lines.append(f"| _{len(items) - limit} more rows omitted_ | | | |")
@@ -314,11 +318,22 @@ def render_report(data: ReportData, *, limit: int = COMMENT_LIMIT, marker: bool 
     return out[: max(limit - len(note), 0)].rsplit("\n", 1)[0] + "\n" + note
 
 
-def diff_markdown(metrics: Diff, params: Diff | None = None) -> str:
-    """``mlgate diff --md``: one table per metrics file, then params."""
+def diff_markdown(
+    metrics: Diff, params: Diff | None = None, *, directions: Mapping[str, str] | None = None
+) -> str:
+    """``mlgate diff --md``: one table per metrics file, then params.
+
+    ``directions`` (``{"file:key": "higher" | "lower"}``, e.g. from the gate policy) beats
+    the direction inferred from the name.
+    """
+    dirs = directions or {}
     parts: list[list[str]] = []
     for file, changes in metrics.files.items():
-        parts.append(_changes_table(f"### {code(file)}", changes))
+
+        def direction(key: str, file: str = file) -> str:
+            return dirs.get(f"{file}:{key}") or infer_direction(key)
+
+        parts.append(_changes_table(f"### {code(file)}", changes, direction=direction))
     if params is not None:
         for file, changes in params.files.items():
             if changes:

@@ -110,7 +110,13 @@ def plain_diff(metrics: Diff, params: Diff | None = None) -> str:
     return "\n".join(parts)
 
 
-def print_diff(metrics: Diff, params: Diff | None = None, *, stream: TextIO | None = None) -> None:
+def print_diff(
+    metrics: Diff,
+    params: Diff | None = None,
+    *,
+    directions: Mapping[str, str] | None = None,
+    stream: TextIO | None = None,
+) -> None:
     """rich tables on a terminal, plain text otherwise."""
     out = sys.stdout if stream is None else stream
     if not out.isatty():
@@ -118,7 +124,7 @@ def print_diff(metrics: Diff, params: Diff | None = None, *, stream: TextIO | No
         return
     from rich.console import Console
 
-    render_diff(Console(file=out), metrics, params)
+    render_diff(Console(file=out), metrics, params, directions=directions)
 
 
 def print_gate(result: GateResult, *, stream: TextIO | None = None) -> None:
