@@ -210,6 +210,16 @@ def test_lifecycle_no_release_then_bad_candidates_then_sigterm(
     metrics = server.get("/metrics").text
     assert metric_value(metrics, 'mlgate_reload_failures_total{reason="bad_pointer"}') == 1
     assert server.version()["last_reconcile"]["outcome"] == "backoff"
+    server.proc.send_signal(signal.SIGHUP)  # an operator asks: reconcile now, skip the backoff
+    server.wait(
+        "a retry on SIGHUP",
+        lambda: (
+            metric_value(
+                server.get("/metrics").text, 'mlgate_reload_failures_total{reason="bad_pointer"}'
+            )
+            == 2
+        ),
+    )
 
     project.publish(other, "v3.0.0")  # a fixed commit is tried at once
     server.wait("v3.0.0", lambda: server.serving("v3.0.0"), timeout=4 * INTERVAL + 10)
