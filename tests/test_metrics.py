@@ -227,3 +227,16 @@ def test_cached_diff_stays_correct_and_errors_are_not_cached(
     for _ in range(2):
         bad = mlgate("diff", "--md", cwd=root, env=env)
         assert bad.returncode == 2 and "params.yaml: invalid YAML" in bad.stderr
+
+
+def test_repo_discover_matches_find(tmp_path: Path, env: dict[str, str]) -> None:
+    root = metrics_repo(tmp_path / "repo", env)
+    sub = root / "metrics"
+    assert Repo.discover(sub, env).root == Repo.find(sub, env).root == root.resolve()
+    worktree = tmp_path / "wt"
+    git("worktree", "add", "-q", str(worktree), cwd=root, env=env)  # .git is a file there
+    assert Repo.discover(worktree / "metrics", env).root == worktree.resolve()
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    with pytest.raises(GitError, match="not inside a git repository"):
+        Repo.discover(outside, {**env, "GIT_CEILING_DIRECTORIES": str(tmp_path)})

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.metrics import Diff, diff_flat, diff_metrics, policy_directions, read_revision
     from mlgate.metrics.cache import ParseCache
 
-    repo = Repo.find()
+    repo = Repo.discover()
     baseline: str = args.baseline or resolve_baseline(repo)
     candidate: str = args.candidate or WORKTREE
     want_params = not args.json

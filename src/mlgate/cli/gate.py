@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.gate import evaluate_revisions
     from mlgate.git import Repo
 
-    repo = Repo.find()
+    repo = Repo.discover()
     baseline: str = args.baseline or resolve_baseline(repo)
     result = evaluate_revisions(repo, baseline=baseline)
     if args.json:

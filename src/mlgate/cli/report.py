@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.report.collect import collect
     from mlgate.report.markdown import render_report
 
-    repo = Repo.find()
+    repo = Repo.discover()
     baseline: str = args.baseline or resolve_baseline(repo)
     data = collect(repo, baseline=baseline)
     markdown = render_report(data, marker=True)
