@@ -22,10 +22,12 @@ import mlgate.cli
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-def _commands() -> dict[str, ModuleType]:
+def _commands(only: str | None = None) -> dict[str, ModuleType]:
     found: dict[str, ModuleType] = {}
     for info in sorted(pkgutil.iter_modules(mlgate.cli.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
+            continue
+        if only is not None and info.name.replace("_", "-") != only:
             continue
         module = importlib.import_module(f"mlgate.cli.{info.name}")
         found[info.name.replace("_", "-")] = module
@@ -41,7 +43,14 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``only`` just that one (faster start-up).
+
+    An ``only`` that names no command gets the full parser (and argparse's usual error).
+    """
+    commands = _commands(only) if only is not None else {}
+    if not commands:
+        commands = _commands()
     parser = _Parser(
         prog="mlgate",
         description="CI/CD/CT for ML models, GitOps-style: validate, gate, release, serve, retrain.",
@@ -51,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--traceback", action="store_true", help="show the full traceback of unexpected errors"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, module in _commands().items():
+    for name, module in commands.items():
         help_text: str = getattr(module, "HELP", "")
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         module.configure(cmd)
@@ -69,7 +78,10 @@ def _error(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     from mlgate.errors import MlgateError
 
-    parser = build_parser()
+    # Importing and configuring every command costs ~15 ms at each start; when the command
+    # is named, build only its parser (`mlgate`, `--help` or a typo still get the full one).
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=next((w for w in words if not w.startswith("-")), None))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
