@@ -238,10 +238,13 @@ def test_lifecycle_no_release_then_bad_candidates_then_sigterm(
                     answer = c.post("/predict", json=body, headers={"connection": "close"})
                 except httpx.ConnectError:
                     return  # the listener is closed: expected after SIGTERM
-                except httpx.RemoteProtocolError as exc:
-                    # accepted but not yet read when the server closed its idle connections:
-                    # no request was processed (the load balancer's job is to stop sending)
-                    if "without sending a response" not in str(exc):
+                except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                    # Accepted by the kernel but not yet read when uvicorn closed its idle
+                    # connections (a connection with a request in progress is never closed:
+                    # uvicorn only turns keep-alive off): no request was processed. In
+                    # production the load balancer stops sending first (/readyz, preStop).
+                    words = ("without sending a response", "reset by peer")
+                    if not any(w in str(exc) for w in words):
                         broken.append(repr(exc))
                     return
                 except httpx.HTTPError as exc:
