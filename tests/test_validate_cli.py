@@ -200,7 +200,7 @@ def test_invalid_schema_or_profile_exits_2(
 
 def test_explicit_missing_profile_and_data(project: Path, env: dict[str, str]) -> None:
     out = mlgate("validate", "data/ref.csv", "--profile", "nope.json", cwd=project, env=env)
-    assert out.returncode == 2 and "nope.json: reference profile not found" in out.stderr
+    assert out.returncode == 2 and "nope.json: file not found" in out.stderr
     out = mlgate("validate", "missing.csv", cwd=project, env=env)
     assert out.returncode == 2 and "missing.csv: data file not found" in out.stderr
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
@@ -58,12 +57,9 @@ def loads_yaml(text: str | bytes, source: str) -> Any:
 
 
 def read_yaml(path: str | os.PathLike[str]) -> Any:
-    p = Path(path)
-    try:
-        text = p.read_bytes()
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{p}: file not found") from exc
-    return loads_yaml(text, str(p))
+    from mlgate.fileio import read_file
+
+    return loads_yaml(read_file(path, error=ConfigError), str(path))
 
 
 def dumps_yaml(obj: Any) -> str:

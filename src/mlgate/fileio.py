@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from mlgate.errors import DataError
+from mlgate.errors import DataError, MlgateError
 
 
 @contextmanager
@@ -108,10 +108,15 @@ def loads_json(text: str | bytes, source: str) -> Any:
         raise DataError(f"{source}: not UTF-8 text ({exc.reason})") from exc
 
 
-def read_json(path: str | os.PathLike[str]) -> Any:
-    p = Path(path)
+def read_file(
+    path: str | os.PathLike[str], *, hint: str = "", error: type[MlgateError] = DataError
+) -> bytes:
+    """The bytes of ``path``; a missing file raises ``error`` naming it (and ``hint``)."""
     try:
-        data = p.read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError as exc:
-        raise DataError(f"{p}: file not found") from exc
-    return loads_json(data, str(p))
+        raise error(f"{path}: file not found" + (f"; {hint}" if hint else "")) from exc
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    return loads_json(read_file(path), str(path))

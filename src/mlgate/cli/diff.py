@@ -8,12 +8,9 @@ HELP = "show the metrics and params that changed between two revisions (no DVC n
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "baseline",
-        nargs="?",
-        metavar="BASELINE",
-        help="baseline revision (default: merge-base with the PR base or the default branch)",
-    )
+    from mlgate.cli._args import add_baseline
+
+    add_baseline(parser)
     parser.add_argument(
         "candidate",
         nargs="?",

@@ -8,12 +8,9 @@ HELP = "evaluate the gate policy (params.yaml: gate) on the working tree against
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "baseline",
-        nargs="?",
-        metavar="BASELINE",
-        help="baseline revision (default: merge-base with the PR base or the default branch)",
-    )
+    from mlgate.cli._args import add_baseline
+
+    add_baseline(parser)
     parser.add_argument(
         "--json", action="store_true", help="the versioned verdict object (schema_version 1)"
     )

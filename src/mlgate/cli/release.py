@@ -8,15 +8,10 @@ HELP = "release a v<semver> tag: gate it against production, push its model, com
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from mlgate.cli._args import add_push
+
     parser.add_argument("tag", help="the release tag, v<semver> (e.g. v1.2.0)")
-    parser.add_argument("--remote", metavar="NAME", help="DVC remote (default: DVC's default)")
-    parser.add_argument(
-        "--push", action="store_true", help="push the deploy commit to the git remote"
-    )
-    parser.add_argument(
-        "--git-remote", default="origin", metavar="NAME", help="git remote for --push (origin)"
-    )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_push(parser, what="deploy")
 
 
 def run(args: argparse.Namespace) -> int:

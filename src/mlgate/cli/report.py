@@ -8,12 +8,9 @@ HELP = "write the Markdown PR report: verdict, metrics, params, slices, validati
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "baseline",
-        nargs="?",
-        metavar="BASELINE",
-        help="baseline revision (default: merge-base with the PR base or the default branch)",
-    )
+    from mlgate.cli._args import add_baseline
+
+    add_baseline(parser)
     parser.add_argument(
         "-o", "--output", metavar="FILE", help="write the report to FILE (default: stdout)"
     )

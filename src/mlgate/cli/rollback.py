@@ -8,15 +8,10 @@ HELP = "roll production back: git revert of the newest deploy still in effect (o
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from mlgate.cli._args import add_push
+
     parser.add_argument("--to", metavar="VERSION", help="roll back to this earlier version")
-    parser.add_argument("--remote", metavar="NAME", help="DVC remote that must hold the model")
-    parser.add_argument(
-        "--push", action="store_true", help="push the rollback commit to the git remote"
-    )
-    parser.add_argument(
-        "--git-remote", default="origin", metavar="NAME", help="git remote for --push (origin)"
-    )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_push(parser, what="rollback")
 
 
 def run(args: argparse.Namespace) -> int:

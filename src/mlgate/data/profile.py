@@ -12,12 +12,11 @@ import itertools
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mlgate.data.schema import Schema
 from mlgate.errors import DataError
-from mlgate.fileio import loads_json, write_json
+from mlgate.fileio import loads_json, read_file, write_json
 
 PROFILE_VERSION = 1
 REGENERATE = "regenerate it with `mlgate schema infer DATA`"
@@ -147,12 +146,8 @@ def parse_profile(data: Any, *, source: str) -> Profile:
 
 
 def load_profile(path: str | os.PathLike[str]) -> Profile:
-    p = Path(path)
-    try:
-        text = p.read_bytes()
-    except FileNotFoundError as exc:
-        raise DataError(f"{p}: reference profile not found; {REGENERATE}") from exc
-    return parse_profile(loads_json(text, str(p)), source=str(p))
+    text = read_file(path, hint=REGENERATE)
+    return parse_profile(loads_json(text, str(path)), source=str(path))
 
 
 def check_profile(profile: Profile, schema: Schema, *, source: str) -> None:

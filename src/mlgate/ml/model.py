@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ConfigError, DataError
@@ -136,12 +135,9 @@ def loads(data: bytes, source: str) -> Any:
 
 
 def load(path: str | os.PathLike[str]) -> Any:
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError as exc:
-        raise DataError(f"{p}: model file not found; run `dvc repro` or `dvc pull`") from exc
-    return loads(data, str(p))
+    from mlgate.fileio import read_file
+
+    return loads(read_file(path, hint="run `dvc repro` or `dvc pull`"), str(path))
 
 
 def importances(estimator: Any, features: list[str]) -> dict[str, list[dict[str, float | str]]]:
