@@ -22,7 +22,7 @@ from mlgate.fileio import loads_json, write_text
 from mlgate.git import Repo
 
 WORKFLOWS_DIR = ".github/workflows"
-WORKFLOWS = ("pr.yml", "pr-comment.yml", "release.yml", "deploy.yml", "rollback.yml")
+WORKFLOWS = ("pr.yml", "pr-comment.yml", "release.yml", "deploy.yml", "rollback.yml", "ct.yml")
 PARAMS_FILE = "params.yaml"
 REQUIREMENTS_FILE = "requirements.txt"
 DEPLOY_README = "deploy/README.md"
