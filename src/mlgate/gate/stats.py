@@ -4,6 +4,9 @@ Paired: both revisions scored the same eval rows (same ``row_id`` set in
 ``metrics/predictions.csv``), so resampling rows once and scoring both models on the same
 resample removes the between-sample noise. The one-sided p-value is the share of resamples
 in which the candidate is not worse (``regression <= 0``), with the usual +1 correction.
+With 0/1 labels and predictions (the usual case) the metrics come from per-resample row
+counts (:mod:`mlgate.gate.fastboot`: same resamples, no rows x resamples gathers, about 20x
+faster at 100k rows); otherwise from :mod:`mlgate.ml.scoring` on materialised resamples.
 Unpaired (rows differ, or no predictions): the change over ``sqrt(sd_a**2 + sd_b**2)`` from
 ``metrics/bootstrap.json`` as a normal z-score. Only numpy and the stdlib: no scipy.
 """
@@ -115,6 +118,7 @@ def paired_bootstrap(
     """Paired bootstrap of each metric's change; {} when the rows do not match."""
     import numpy as np
 
+    from mlgate.gate import fastboot
     from mlgate.ml import scoring
 
     pair = align(baseline, candidate)
@@ -122,6 +126,41 @@ def paired_bootstrap(
         return {}
     a, b = pair
     names = [n for n in metrics if n in scoring.FUNCTIONS]
+    if fastboot.SUPPORTED.issuperset(names) and fastboot.is_binary(
+        a.y_true, a.y_pred, b.y_true, b.y_pred
+    ):
+        fast = fastboot.paired_deltas(
+            (a.y_true, a.y_pred, a.y_score),
+            (b.y_true, b.y_pred, b.y_score),
+            names,
+            samples=samples,
+            seed=seed,
+            chunk_cells=CHUNK_CELLS,
+        )
+        deltas: dict[str, list[Any]] = {n: [fast[n]] for n in names}
+    else:
+        deltas = direct_deltas(a, b, names, samples=samples, seed=seed)
+    out: dict[str, ChangeStats] = {}
+    for name in names:
+        delta = np.atleast_1d(np.concatenate([np.atleast_1d(d) for d in deltas[name]]))
+        delta = delta[~np.isnan(delta)]
+        if delta.size == 0:
+            continue
+        regression = delta if directions.get(name) == "lower" else -delta
+        p = (int((regression <= 0).sum()) + 1) / (delta.size + 1)
+        lo, hi = scoring.interval(delta, confidence)
+        out[name] = ChangeStats("paired bootstrap", (lo, hi), p)
+    return out
+
+
+def direct_deltas(
+    a: Predictions, b: Predictions, names: Sequence[str], *, samples: int, seed: int
+) -> dict[str, list[Any]]:
+    """``b - a`` per metric on materialised resamples (the reference the fast path matches)."""
+    import numpy as np
+
+    from mlgate.ml import scoring
+
     deltas: dict[str, list[Any]] = {n: [] for n in names}
     rng = np.random.default_rng(seed)
     # resamples in chunks of about CHUNK_CELLS indices, so memory stays bounded for big sets
@@ -134,17 +173,7 @@ def paired_bootstrap(
                 fn(b.y_true[idx], b.y_pred[idx], b.y_score[idx])
                 - fn(a.y_true[idx], a.y_pred[idx], a.y_score[idx])
             )
-    out: dict[str, ChangeStats] = {}
-    for name in names:
-        delta = np.atleast_1d(np.concatenate([np.atleast_1d(d) for d in deltas[name]]))
-        delta = delta[~np.isnan(delta)]
-        if delta.size == 0:
-            continue
-        regression = delta if directions.get(name) == "lower" else -delta
-        p = (int((regression <= 0).sum()) + 1) / (delta.size + 1)
-        lo, hi = scoring.interval(delta, confidence)
-        out[name] = ChangeStats("paired bootstrap", (lo, hi), p)
-    return out
+    return deltas
 
 
 def unpaired(
