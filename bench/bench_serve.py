@@ -8,6 +8,7 @@ the first 200 from /readyz, resp. /healthz), cold (empty cache) and warm for mlg
 
     python bench/bench_serve.py                 # full run, about 3 minutes
     python bench/bench_serve.py --duration 2 --rounds 1   # a quick look
+    python bench/bench_serve.py --starts-only --starts 5  # start-to-ready only, no wrk
 
 ``python bench/bench_serve.py floor --model PATH --port N`` runs the floor app alone.
 """
@@ -309,6 +310,9 @@ def main() -> int:
     p.add_argument(
         "--paths-only", action="store_true", help="only the request path without HTTP (no wrk)"
     )
+    p.add_argument(
+        "--starts-only", action="store_true", help="only the start-to-ready measurements (no wrk)"
+    )
     args = p.parse_args()
     if args.paths_only:
         with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
@@ -317,7 +321,7 @@ def main() -> int:
                 print(f"| {rows} | {t['mlgate']:.0f} | {t['floor']:.0f} | "
                       f"{t['mlgate'] / t['floor']:.2f} | {t['floor_array']:.0f} |")  # fmt: skip
         return 0
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not args.starts_only:
         sys.exit("wrk not found: apt-get install -y wrk")
 
     import fastapi
@@ -356,6 +360,11 @@ def main() -> int:
                 flush=True,
             )
 
+        if args.starts_only:
+            for label, values in starts.items():
+                print(f"- start to ready, {label}: median {statistics.median(values):.2f} s "
+                      f"(runs: {', '.join(f'{v:.2f}' for v in values)})")  # fmt: skip
+            return 0
         paths = handler_paths(model)
         print(f"# request path without HTTP (us): {json.dumps(paths)}", flush=True)
         m_port, f_port = free_port(), free_port()

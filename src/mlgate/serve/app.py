@@ -5,6 +5,11 @@ request would cost more than the prediction. Bodies are parsed by ``validation``
 than by a pydantic model, which is both stricter (no NaN, no duplicate keys, row and column
 named in every 422) and faster. Metrics are recorded by a plain ASGI middleware
 (Starlette's ``BaseHTTPMiddleware`` adds a task and a queue per request).
+
+The app is Starlette, the ASGI toolkit FastAPI is built on: no handler here uses FastAPI's
+layer (pydantic models, dependency injection, OpenAPI), and importing it costs about a
+quarter of a second of the server's CPU-bound start-up. Errors keep FastAPI's shape
+(``{"detail": ...}`` JSON for 404 and 405).
 """
 
 from __future__ import annotations
@@ -13,8 +18,12 @@ import json
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlgate.serve.metrics import CONTENT_TYPE, ServeMetrics
@@ -73,22 +82,27 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    """404, 405 and other HTTP errors as ``{"detail": ...}`` JSON."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=headers)
+    return _json({"detail": exc.detail}, exc.status_code, headers)
+
+
 def create_app(
     *, state: ServingState, metrics: ServeMetrics, max_rows: int, max_body_bytes: int | None = None
-) -> FastAPI:
+) -> Starlette:
     """The server's ASGI app over ``state`` (swapped by the reconciler)."""
     import numpy as np
 
     body_limit = max_body_bytes or max(65536, max_rows * 8192)
-    app = FastAPI(title="mlgate serve", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
-    @app.get("/healthz")
-    async def healthz() -> Response:
+    async def healthz(_request: Request) -> Response:
         return _json({"status": "ok"})
 
-    @app.get("/readyz")
-    async def readyz() -> Response:
+    async def readyz(_request: Request) -> Response:
         served = state.current
         if served is None:
             last = state.last_result
@@ -102,15 +116,12 @@ def create_app(
             )
         return _json({"ready": True, "version": served.version})
 
-    @app.get("/version")
-    async def version() -> Response:
+    async def version(_request: Request) -> Response:
         return _json(state.version_json())
 
-    @app.get("/metrics")
-    async def prometheus() -> Response:
+    async def prometheus(_request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    @app.post("/predict")
     async def predict(request: Request) -> Response:
         served = state.current  # one read: this request uses this model to the end
         try:
@@ -138,4 +149,14 @@ def create_app(
             headers={"x-model-version": served.version},
         )
 
-    return app
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/version", version, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"]),
+            Route("/predict", predict, methods=["POST"]),
+        ],
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        exception_handlers={HTTPException: _http_error},
+    )

@@ -65,6 +65,9 @@ def serve(
     """Serve until SIGTERM/SIGINT; returns the exit code (0 after a clean drain)."""
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
+    # Start-up is CPU-bound in one interpreter: importing scikit-learn and skops is most of
+    # it, so that starts first, before anything else is imported or read.
+    threading.Thread(target=_warm_imports, name="mlgate-warm", daemon=True).start()
 
     from mlgate.errors import ConfigError
     from mlgate.git import Repo
@@ -82,14 +85,13 @@ def serve(
     cache = options.cache_dir or default_cache_dir(environ)
 
     # Start-up is import-bound (scikit-learn and skops take seconds), so work overlaps: a
-    # thread imports skops while the first reconcile pass (git fetch, DVC fetch) runs and
+    # thread imports skops while the first reconcile pass (git fetch, model fetch) runs and
     # the main thread imports the web stack. A probe child starts at once on a cold cache
     # (it imports while the model is fetched); a restart with a warm cache reuses recorded
     # probe verdicts, so its child is started only after the first pass, for the next one.
     prober = Prober(env=environ)
     if not any((cache / "models").glob("*.probed")):
         prober.warm()
-    threading.Thread(target=_warm_imports, name="mlgate-warm", daemon=True).start()
 
     from mlgate.serve.metrics import ServeMetrics
     from mlgate.serve.reconcile import ReconcileLoop, Reconciler
