@@ -115,15 +115,10 @@ def git(*args: str, cwd: Path, env: Mapping[str, str]) -> str:
 
 def copy_project(dest: Path, *, source: Path = ROOT) -> Path:
     """Copy the reference project's inputs into ``dest`` (no git, no DVC cache)."""
+    from mlgate.demo.sandbox import copy_files
+
     dest.mkdir(parents=True, exist_ok=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "prepared", "cache", "tmp")
-    for name in PROJECT_FILES:
-        src = source / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=ignore, dirs_exist_ok=True)
-        elif src.exists():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name)
+    copy_files(source, dest, PROJECT_FILES, "prepared", "cache", "tmp")
     (dest / "README.md").write_text("# test copy of the mlgate reference project\n")
     return dest
 

@@ -86,12 +86,15 @@ class Sandbox:
         return self.project / "data" / "incoming"
 
 
-def _copy(source: Path, dest: Path) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in PROJECT_FILES:
+def copy_files(
+    source: Path, dest: Path, names: tuple[str, ...] = PROJECT_FILES, *ignore: str
+) -> None:
+    """Copy ``names`` (files or folders) from ``source`` to ``dest``; the tests use it too."""
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", *ignore)
+    for name in names:
         src = source / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=ignore, dirs_exist_ok=True)
+            shutil.copytree(src, dest / name, ignore=skip, dirs_exist_ok=True)
         elif src.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
@@ -145,7 +148,7 @@ def create(root: Path, *, source: Path, repo_env: dict[str, str]) -> tuple[Sandb
     if root.exists() and any(root.iterdir()):
         raise ConfigError(f"{root}: exists and is not empty; remove it or pass another folder")
     box.project.mkdir(parents=True)
-    _copy(source, box.project)
+    copy_files(source, box.project)
     params = box.project / "params.yaml"
     params.write_text(_demo_params(params.read_text()))
     frame = pd.read_csv(box.project / "data/breast_cancer.csv")
