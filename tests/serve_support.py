@@ -64,6 +64,36 @@ def untrusted_model_bytes() -> bytes:
     return bytes(sio.dumps(est))
 
 
+@lru_cache(maxsize=1)
+def crafted_tree_bytes() -> bytes:
+    """A model file skops loads with mlgate's allow-list whose ``predict`` crashes Python.
+
+    A real random-forest pipeline with every tree's child indices pointed far outside the
+    node array: only allowed types, a valid archive, and a segmentation fault on predict.
+    """
+    import io
+    import zipfile
+
+    import numpy as np
+
+    source = zipfile.ZipFile(io.BytesIO(model_bytes(1.0, "random_forest")))
+    out, patched = io.BytesIO(), 0
+    with zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name.endswith(".npy"):
+                array = np.load(io.BytesIO(data), allow_pickle=False)
+                if array.dtype.names and "left_child" in array.dtype.names:
+                    array["left_child"][:] = 10**12
+                    array["right_child"][:] = 10**12
+                    buffer = io.BytesIO()
+                    np.save(buffer, array, allow_pickle=False)
+                    data, patched = buffer.getvalue(), patched + 1
+            target.writestr(name, data)
+    assert patched == 5, patched  # one node array per tree
+    return out.getvalue()
+
+
 def pointer_for(data: bytes, version: str, commit: str = "a" * 40) -> Any:
     from mlgate.deploy.pointer import ModelRef, Pointer
 

@@ -10,7 +10,6 @@ import pytest
 
 from mlgate.deploy.pointer import POINTER_PATH
 from mlgate.serve.metrics import ServeMetrics
-from mlgate.serve.probe import Prober
 from mlgate.serve.reconcile import Reconciler
 from mlgate.serve.state import ServingState
 from tests.serve_support import (
@@ -208,30 +207,3 @@ def test_schema_at_the_released_commit_drives_validation(
     assert seen and seen[0].read_bytes() == b"columns: {}\n"
     assert rec.state.current is not None
     assert rec.state.current.schema.source == f"{'a' * 12}:data/schema.yaml"
-
-
-def test_probe_child_crash_and_timeout_are_rejections(tmp_path: Path) -> None:
-    crash = Prober(command=[sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 11)"])
-    result = crash.probe(str(tmp_path / "m.skops"), "0" * 64, {})
-    assert (result.ok, result.reason) == (False, "probe_crashed")
-    assert "SIGSEGV" in result.message
-    crash.close()
-    hang = Prober(command=[sys.executable, "-c", "import time; time.sleep(60)"], timeout=0.5)
-    result = hang.probe(str(tmp_path / "m.skops"), "0" * 64, {})
-    assert (result.ok, result.reason) == (False, "probe_timeout")
-    hang.close()
-
-
-@pytest.mark.slow
-def test_real_probe_child_accepts_a_good_model_and_refuses_a_bad_one(tmp_path: Path) -> None:
-    import hashlib
-
-    good, bad = tmp_path / "good.skops", tmp_path / "bad.skops"
-    good.write_bytes(model_bytes(1.0))
-    bad.write_bytes(untrusted_model_bytes())
-    prober = Prober()
-    ok = prober.probe(str(good), hashlib.sha256(good.read_bytes()).hexdigest(), {})
-    assert ok.ok and ok.classes == (0, 1) and len(ok.features) == 30
-    refused = prober.probe(str(bad), hashlib.sha256(bad.read_bytes()).hexdigest(), {})
-    assert (refused.ok, refused.reason) == (False, "untrusted_type")
-    prober.close()

@@ -3,10 +3,12 @@
 The pointer in git (``deploy/production.yaml``) is the desired state. ``reconcile`` drives
 the served model towards it (fetch by hash, verify, probe in a child process, load, swap
 one reference); ``app`` answers requests with whatever is served at that instant;
-``server`` runs both. Nothing heavy is imported here: the probe child imports this package.
+``server`` runs both. Nothing heavy is imported here: a probe host started as its own
+interpreter imports this package.
 
 Modules: ``validation`` (request rows against the schema, pure), ``state`` (the swapped
-reference), ``probe`` (child-process test load), ``source`` (the followed repository),
+reference), ``probe`` (the checks on a candidate), ``isolation`` (probes in worker
+processes: a crash or a hang is a rejection), ``source`` (the followed repository),
 ``reconcile`` (the loop), ``metrics`` (Prometheus), ``app`` (ASGI), ``server`` (uvicorn).
 """
 

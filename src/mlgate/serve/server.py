@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,10 +48,13 @@ def _stderr_log(message: str) -> None:
     sys.stderr.flush()
 
 
-def _warm_imports() -> None:
-    """Import what loading a model needs, in the background."""
+def _import_model_libraries() -> None:
+    """Import what loading and probing a model needs (most of the start-up time)."""
+    import pandas  # noqa: F401
     import sklearn.pipeline  # noqa: F401
     import skops.io  # noqa: F401
+
+    import mlgate.ml.model  # noqa: F401
 
 
 def serve(
@@ -65,13 +67,9 @@ def serve(
     """Serve until SIGTERM/SIGINT; returns the exit code (0 after a clean drain)."""
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
-    # Start-up is CPU-bound in one interpreter: importing scikit-learn and skops is most of
-    # it, so that starts first, before anything else is imported or read.
-    threading.Thread(target=_warm_imports, name="mlgate-warm", daemon=True).start()
-
     from mlgate.errors import ConfigError
     from mlgate.git import Repo
-    from mlgate.serve.probe import Prober
+    from mlgate.serve.isolation import Prober
     from mlgate.serve.source import RepoSource, normalise_url
 
     url = normalise_url(options.repo, cwd)
@@ -84,13 +82,15 @@ def serve(
             url = str(Repo.find(url, env=environ).root)
     cache = options.cache_dir or default_cache_dir(environ)
 
-    # Start-up is import-bound (scikit-learn and skops take seconds), so work overlaps: a
-    # thread imports skops while the first reconcile pass (git fetch, model fetch) runs and
-    # the main thread imports the web stack. A probe child starts at once on a cold cache
-    # (it imports while the model is fetched); a restart with a warm cache reuses recorded
-    # probe verdicts, so its child is started only after the first pass, for the next one.
+    # Start-up is CPU-bound: importing scikit-learn and skops is most of it. They are imported
+    # once, here, and the probe host is forked from this process while it is still one
+    # thread with no socket open, so probes share these imports instead of paying for them
+    # again in a second interpreter (see mlgate.serve.isolation). Where forking is not
+    # safe, a fresh host starts now on a cold cache (its imports overlap the first fetch);
+    # a restart with a warm cache reuses recorded probe verdicts and starts one afterwards.
+    _import_model_libraries()
     prober = Prober(env=environ)
-    if not any((cache / "models").glob("*.probed")):
+    if not prober.fork_host() and not any((cache / "models").glob("*.probed")):
         prober.warm()
 
     from mlgate.serve.metrics import ServeMetrics
