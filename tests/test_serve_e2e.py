@@ -33,7 +33,7 @@ from tests.serve_support import (
     untrusted_model_bytes,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 INTERVAL = 1.0
 POLICY = {"rules": [{"metric": "f1", "max_regression": 0.05}, {"metric": "roc_auc", "min": 0.9}]}
