@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import yaml
 
@@ -263,7 +264,12 @@ def test_lifecycle_no_release_then_bad_candidates_then_sigterm(
     for w in workers:
         w.start()
     server.wait("requests in flight", lambda: len(results) >= 20)
+    main = psutil.Process(server.proc.pid)
+    hosts = main.children()
+    assert [h.cmdline() for h in hosts] == [main.cmdline()]  # the probe host, forked at start
     assert server.stop() == 0
+    _, alive = psutil.wait_procs(hosts, timeout=10)
+    assert alive == []  # it leaves with the server
     for w in workers:
         w.join(20)
     assert broken == []
