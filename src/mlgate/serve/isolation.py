@@ -342,13 +342,21 @@ class Prober:
             host.stop()
 
 
-def main() -> int:
-    """A host started as its own interpreter: import, then answer one request."""
-    import numpy  # noqa: F401  (imports first: they overlap the server's fetch)
+def import_model_libraries() -> None:
+    """Import what loading and probing a model needs (most of a server's start-up time).
+
+    The server calls it before :meth:`Prober.fork_host`, so the host shares these imports.
+    """
     import pandas  # noqa: F401
     import sklearn.pipeline  # noqa: F401
     import skops.io  # noqa: F401
 
+    import mlgate.ml.model  # noqa: F401
+
+
+def main() -> int:
+    """A host started as its own interpreter: import, then answer one request."""
+    import_model_libraries()  # first: the imports overlap the server's fetch
     run_host(sys.stdin.fileno(), sys.stdout.fileno(), fork_workers=False)
     return 0
 

@@ -48,15 +48,6 @@ def _stderr_log(message: str) -> None:
     sys.stderr.flush()
 
 
-def _import_model_libraries() -> None:
-    """Import what loading and probing a model needs (most of the start-up time)."""
-    import pandas  # noqa: F401
-    import sklearn.pipeline  # noqa: F401
-    import skops.io  # noqa: F401
-
-    import mlgate.ml.model  # noqa: F401
-
-
 def serve(
     options: ServeOptions,
     *,
@@ -69,7 +60,7 @@ def serve(
     cwd = Path.cwd() if cwd is None else cwd
     from mlgate.errors import ConfigError
     from mlgate.git import Repo
-    from mlgate.serve.isolation import Prober
+    from mlgate.serve.isolation import Prober, import_model_libraries
     from mlgate.serve.source import RepoSource, normalise_url
 
     url = normalise_url(options.repo, cwd)
@@ -88,7 +79,7 @@ def serve(
     # again in a second interpreter (see mlgate.serve.isolation). Where forking is not
     # safe, a fresh host starts now on a cold cache (its imports overlap the first fetch);
     # a restart with a warm cache reuses recorded probe verdicts and starts one afterwards.
-    _import_model_libraries()
+    import_model_libraries()
     prober = Prober(env=environ)
     if not prober.fork_host() and not any((cache / "models").glob("*.probed")):
         prober.warm()
