@@ -106,13 +106,24 @@ def build_estimator(p: TrainParams) -> Pipeline:
     return Pipeline([("scale", StandardScaler()), ("clf", clf)])
 
 
-def save(model: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` with skops, atomically."""
+def dumps(model: Any) -> bytes:
+    """``model`` as a skops file, canonical: the same fitted model gives the same bytes.
+
+    skops alone names entries after object ids and dates them, so every run differed and
+    `dvc repro` in a fresh clone changed ``dvc.lock`` (see :mod:`mlgate.ml.canonical`).
+    """
     import skops.io as sio
 
+    from mlgate.ml.canonical import canonicalize
+
+    return canonicalize(sio.dumps(model))
+
+
+def save(model: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` with skops (canonical bytes, see :func:`dumps`), atomically."""
     from mlgate.fileio import write_bytes
 
-    write_bytes(path, sio.dumps(model))
+    write_bytes(path, dumps(model))
 
 
 def loads(data: bytes, source: str) -> Any:
