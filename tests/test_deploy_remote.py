@@ -12,7 +12,7 @@ import pytest
 from mlgate.deploy import remote
 from mlgate.deploy.pointer import ModelRef, Pointer
 from mlgate.deploy.remote import _local_folder_object, fetch_model
-from mlgate.errors import RemoteError
+from mlgate.errors import DataError, RemoteError
 
 DATA = b"model bytes " * 100
 
@@ -146,3 +146,23 @@ def test_other_remotes_go_through_dvc(tmp_path: Path, env: dict[str, str]) -> No
     with pytest.raises(RemoteError, match="is not in DVC remote 'store'"):
         fetch_model(root, pointer(), tmp_path / "out" / "again.skops")
     assert not (tmp_path / "out" / "again.skops").exists()
+
+
+def test_a_model_in_neither_cache_nor_remote_says_what_to_run(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=root, env=env, check=True)
+    (root / ".dvc" / "config").write_text(
+        f"[core]\n    remote = store\n    no_scm = True\n['remote \"store\"']\n"
+        f"    url = {tmp_path / 'store'}\n"
+    )
+    ref = pointer().model
+    with pytest.raises(DataError) as err:
+        remote.push_model(root, md5=ref.md5, size=ref.size, version="v1.0.0")
+    message = str(err.value)
+    assert err.value.exit_code == 2
+    assert message.startswith(f"v1.0.0: model md5 {ref.md5} named by dvc.lock")
+    assert "with v1.0.0 checked out, run `dvc repro` then `dvc push -r store`" in message
+    assert "push before tagging" in message

@@ -166,9 +166,15 @@ def push_model(
 
 def _verify_in_remote(name: str, odb: Any, *, md5: str, size: int, version: str) -> StoredModel:
     if _remote_size(odb, md5) is None:
+        # A tag freezes dvc.lock; a release can only publish the bytes it names. With a
+        # deterministic trainer `dvc repro` rebuilds them anywhere; with any other, only the
+        # build that wrote dvc.lock has them, so they must reach the remote before the tag.
         raise DataError(
-            f"{version}: model md5 {md5} is neither in the local DVC cache nor in remote "
-            f"{name!r}; run `dvc repro` (or `dvc pull`) at {version} first"
+            f"{version}: model md5 {md5} named by dvc.lock is neither in the local DVC cache "
+            f"nor in remote {name!r}, and a release publishes exactly those bytes; with "
+            f"{version} checked out, run `dvc repro` then `dvc push -r {name}`, and release "
+            "again (if `dvc repro` changes dvc.lock, training is not reproducible: run "
+            f"`dvc push -r {name}` in the clone that built this model, and push before tagging)"
         )
     with odb.fs.open(odb.oid_to_path(md5), "rb") as handle:
         digest = digest_stream(handle)
