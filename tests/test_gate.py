@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlgate.config import Section
-from mlgate.errors import ConfigError, GitError
+from mlgate.errors import ConfigError, DataError, GitError
 from mlgate.gate import (
     GateResult,
     Policy,
@@ -144,9 +144,15 @@ def test_no_baseline_skips_relative_rules_with_a_note() -> None:
     result = evaluate_snapshots(p, baseline=None, candidate=snap(auc=0.9))
     assert statuses(result) == [("auc", "min", "pass"), ("auc", "max_regression", "skip")]
     assert result.passed and "no baseline" in result.notes[0]
-    empty = Snapshot(rev="a" * 40, metrics={})
+    empty = Snapshot(rev="a" * 40, metrics={}, declared=False)
     first = evaluate_snapshots(p, baseline=empty, candidate=snap(auc=0.9))
-    assert first.passed and "the baseline has no metrics" in first.notes[0]
+    assert first.passed and "the baseline declares no metrics" in first.notes[0]
+    # declared but unreadable is not "no metrics": the gate refuses to judge (exit 2)
+    broken = Snapshot(rev="a" * 40, metrics={}, errors={"metrics/scores.json": "v1:x: bad"})
+    with pytest.raises(DataError, match=r"gate.rules\[0\] \(auc\) cannot be evaluated: v1:x: bad"):
+        evaluate_snapshots(p, baseline=broken, candidate=snap(auc=0.9))
+    with pytest.raises(DataError, match=r"gate.rules\[0\] \(auc\) cannot be evaluated"):
+        evaluate_snapshots(p, baseline=snap(auc=0.9), candidate=broken)
 
 
 # -- significance ------------------------------------------------------------------------------

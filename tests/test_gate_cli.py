@@ -71,7 +71,7 @@ def test_first_pr_without_baseline_metrics(tmp_path: Path, env: dict[str, str]) 
     doc = json.loads(proc.stdout)
     assert doc["policy"]["from"] == "candidate"
     assert any("first adoption" in n for n in doc["notes"])
-    assert any("baseline has no metrics" in n for n in doc["notes"])
+    assert any("baseline declares no metrics" in n for n in doc["notes"])
 
 
 def _one_line_error(proc: object, *needles: str) -> None:
@@ -85,7 +85,11 @@ def _one_line_error(proc: object, *needles: str) -> None:
 @pytest.mark.parametrize(
     ("path", "content", "needles"),
     [
-        ("metrics/scores.json", '{"roc_auc": Infinity}', ("metrics/scores.json", "Infinity")),
+        (
+            "metrics/scores.json",
+            '{"roc_auc": Infinity}',
+            ("metrics/scores.json", "roc_auc", "finite number"),
+        ),
         ("metrics/scores.json", '{"roc_auc": 0.9', ("metrics/scores.json", "invalid JSON")),
         (
             "metrics/scores.json",

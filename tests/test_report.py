@@ -92,9 +92,45 @@ def test_report_verdict_first_and_sections() -> None:
     ):
         assert heading in md
     assert "| `auc` | 0.95 | 0.9 | -0.05 🔴 |" in md
-    assert "changes the `gate` policy: the verdict uses the baseline's" in md
+    assert "uses the baseline's" not in md  # where the policy comes from: the verdict line only
     assert md.count("xychart-beta") == 2 and "<details>" in md and "</details>" in md
     assert len(re.findall(r"^  line \[", md, flags=re.M)) == 4
+
+
+def test_one_statement_of_the_policy_source_and_the_configured_interval_level() -> None:
+    from dataclasses import replace
+
+    data = _data({SCORES: {"auc": 0.95}}, {SCORES: {"auc": 0.9}}, rules=[{"metric": "auc"}])
+    first = replace(
+        data,
+        result=replace(
+            data.result,
+            policy_from="candidate",
+            notes=("the baseline has no gate policy (first adoption): using the candidate's",),
+            confidence=0.9,
+        ),
+        params=Diff({"params.yaml": diff_flat({}, {"gate.rules": [1]})}),
+    )
+    md = render_report(first)
+    assert "policy from the candidate (the baseline has none)" in md
+    assert "uses the baseline's" not in md and "changes the `gate` policy" not in md
+    assert "| 90% interval of change |" in md and "95%" not in md
+    assert "99.9% interval" in render_report(
+        replace(first, result=replace(first.result, confidence=0.999))
+    )
+
+
+def test_diff_markdown_never_colours_params() -> None:
+    from mlgate.report.markdown import diff_markdown
+
+    metrics = diff_metrics({SCORES: {"log_loss": 0.3}}, {SCORES: {"log_loss": 0.2}})
+    params = Diff(
+        {"params.yaml": diff_flat({"train.C": 1.0, "err": 1}, {"train.C": 0.5, "err": 2})}
+    )
+    md = diff_markdown(metrics, params)
+    assert "| `log_loss` | 0.3 | 0.2 | -0.1 🟢 |" in md
+    param_rows = [line for line in md.splitlines() if "train.C" in line or "`err`" in line]
+    assert len(param_rows) == 2 and not any("🟢" in r or "🔴" in r for r in param_rows)
 
 
 def test_pr_controlled_names_cannot_inject() -> None:

@@ -209,6 +209,29 @@ class Repo:
             self.resolve(rev)  # a clear error when the revision itself is unknown
         return out
 
+    def ls_tree(self, rev: str) -> dict[str, tuple[str, str]]:
+        """Every path at ``rev``, folders included: ``{path: (kind, object id)}``.
+
+        ``kind`` is ``blob``, ``tree`` or ``commit`` (a submodule); one ``git ls-tree`` process.
+        """
+        proc = self.run("ls-tree", "-r", "-t", "-z", "--full-tree", rev, check=False)
+        if proc.returncode != 0:
+            self.resolve(rev)  # a clear error when the revision itself is unknown
+            raise GitError(f"git ls-tree {rev}: {proc.stderr.decode(errors='replace').strip()}")
+        out: dict[str, tuple[str, str]] = {}
+        for record in proc.stdout.decode(errors="surrogateescape").split("\x00"):
+            meta, sep, path = record.partition("\t")
+            if sep:
+                _mode, kind, oid = meta.split(" ", 2)
+                out[path] = (kind, oid)
+        return out
+
+    def ls_worktree(self) -> list[str]:
+        """Files of the working tree: tracked, plus untracked ones git does not ignore."""
+        proc = self.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        names = proc.stdout.decode(errors="surrogateescape").split("\x00")
+        return list(dict.fromkeys(n for n in names if n))
+
     # -- working tree ---------------------------------------------------------------------------
     def is_clean(self, paths: Sequence[str] = ()) -> bool:
         return self.out("status", "--porcelain", "--untracked-files=no", "--", *paths) == ""

@@ -69,10 +69,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> None:
-    if sys.stderr.isatty() and not os.environ.get("NO_COLOR"):
-        sys.stderr.write(f"\x1b[31mmlgate: error: {message}\x1b[0m\n")
-    else:
-        sys.stderr.write(f"mlgate: error: {message}\n")
+    from mlgate.cli._console import error
+
+    error(message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from mlgate.baseline import resolve_baseline
+    from mlgate.cli._console import warn
+    from mlgate.dvcstore import ObjectStore
     from mlgate.git import WORKTREE, Repo
     from mlgate.metrics import Diff, diff_flat, diff_metrics, policy_directions, read_revision
     from mlgate.metrics.cache import ParseCache
@@ -38,15 +40,28 @@ def run(args: argparse.Namespace) -> int:
     candidate: str = args.candidate or WORKTREE
     want_params = not args.json
     cache = ParseCache.for_repo(repo.root)
-    # the candidate first (usually the working tree: no git), then the baseline in one batch
-    new, new_params = read_revision(repo, candidate, params=want_params, cache=cache)
-    old, old_params = read_revision(repo, baseline, params=want_params, hint=list(new), cache=cache)
+    store = ObjectStore(repo.root)
+    try:
+        # the candidate first (usually the working tree: no git), then the baseline in one batch
+        new, new_params = read_revision(
+            repo, candidate, params=want_params, cache=cache, store=store
+        )
+        hint = [*new.values, *new.errors]
+        old, old_params = read_revision(
+            repo, baseline, params=want_params, hint=hint, cache=cache, store=store
+        )
+    finally:
+        store.close()
     cache.save()
-    metrics = diff_metrics(old, new, all=args.all)
+    for side in (old, new):  # as `dvc metrics diff`: the other files are still shown
+        for message in side.errors.values():
+            warn(message)
+    metrics = diff_metrics(old.values, new.values, all=args.all)
     if args.json:
-        from mlgate.fileio import dumps_json
+        import json
 
-        sys.stdout.write(dumps_json(metrics.to_json()))
+        # exactly DVC's output, NaN and Infinity included (`dvc metrics diff --json`)
+        sys.stdout.write(json.dumps(metrics.to_json(), indent=2) + "\n")
         return 0
     params = Diff({"params.yaml": diff_flat(old_params or {}, new_params or {}, all=args.all)})
     # directions the gate policy states (the baseline's, as the gate reads it) beat names

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgate.errors import DataError
 from mlgate.gate.policy import MetricRule, Policy, SliceRule
 from mlgate.gate.result import GateResult, MetricComparison, Revision, RuleResult
 from mlgate.gate.stats import ChangeStats, Predictions, paired_bootstrap, unpaired
@@ -35,6 +36,13 @@ class Snapshot:
     metrics: Mapping[str, Mapping[str, Any]]  # file -> dotted key -> number (text is kept)
     predictions: Predictions | None = field(default=None, compare=False)
     short: str = ""
+    errors: Mapping[str, str] = field(default_factory=dict)  # unreadable declared files
+    declared: bool = True  # False: no metrics file declared at all (first adoption)
+
+    def require(self, file: str, rule: str, metric: str) -> None:
+        """Refuse (exit 2) to judge ``rule`` when ``file`` is declared but could not be read."""
+        if file in self.errors:
+            raise DataError(f"gate.{rule} ({metric}) cannot be evaluated: {self.errors[file]}")
 
     def value(self, file: str, key: str) -> float | None:
         """The number at ``file``/``key``; None if absent; DataError if it is not a number."""
@@ -119,10 +127,10 @@ def evaluate_snapshots(
     notes: list[str] = []
     if baseline is None:
         notes.append("no baseline: rules against the baseline are skipped")
-    elif not any(baseline.metrics.values()):
+    elif not baseline.declared:
         notes.append(
-            "the baseline has no metrics (first run?): rules against the baseline are "
-            "skipped and the absolute rules decide"
+            "the baseline declares no metrics in dvc.yaml (first adoption): rules against "
+            "the baseline are skipped and the absolute rules decide"
         )
     for rule in policy.rules:
         results.extend(_metric_rule(rule, policy, baseline, candidate, stats))
@@ -178,8 +186,11 @@ def _metric_rule(
     candidate: Snapshot,
     stats: _Stats,
 ) -> list[RuleResult]:
-    base = baseline.value(rule.file, rule.metric) if baseline else None
-    cand = candidate.value(rule.file, rule.metric)
+    candidate.require(rule.file, rule.name, rule.metric)
+    if baseline is not None and baseline.declared:
+        baseline.require(rule.file, rule.name, rule.metric)
+    base = _value(baseline, rule) if baseline else None
+    cand = _value(candidate, rule)
     common: dict[str, Any] = {"rule": rule.name, "file": rule.file, "metric": rule.metric}
     if cand is None:
         where = "file is missing" if rule.file not in candidate.metrics else "key is missing"
@@ -264,6 +275,14 @@ def _metric_rule(
     return out
 
 
+def _value(snapshot: Snapshot, rule: MetricRule) -> float | None:
+    """The rule's number in ``snapshot``; a NaN or a text there stops the gate, naming the rule."""
+    try:
+        return snapshot.value(rule.file, rule.metric)
+    except DataError as exc:
+        raise DataError(f"gate.{rule.name} ({rule.metric}) cannot be evaluated: {exc}") from exc
+
+
 def _relative(regression: float, base: float) -> float:
     if base == 0:
         return math.inf if regression > 0 else 0.0
@@ -326,6 +345,9 @@ def _slice_rule(
     rule: SliceRule, policy: Policy, baseline: Snapshot | None, candidate: Snapshot
 ) -> list[RuleResult]:
     common: dict[str, Any] = {"rule": rule.name, "file": rule.file, "metric": rule.metric}
+    candidate.require(rule.file, rule.name, rule.metric)
+    if baseline is not None and baseline.declared:
+        baseline.require(rule.file, rule.name, rule.metric)
     cand = _slices(candidate, rule.file, rule.metric)
     if cand is None:
         msg = f"the candidate has no {rule.file}"

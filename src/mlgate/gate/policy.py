@@ -4,6 +4,10 @@ Shape (every rule key but ``metric`` is optional; see README, "The gate")::
 
     gate:
       metrics_file: metrics/scores.json   # where rule metrics live unless a rule says `file`
+      predictions_file: metrics/predictions.csv  # per-row predictions (paired bootstrap)
+      bootstrap_file: metrics/bootstrap.json     # per-metric std (unpaired fallback)
+      slices_file: metrics/slices.json           # slice rules, unless a rule says `file`
+      validation_file: metrics/validation.json   # the report's data-validation section
       confidence: 0.95                    # intervals shown in the report
       bootstrap_samples: 1000             # resamples of the paired bootstrap
       seed: 0
@@ -31,6 +35,7 @@ DEFAULT_METRICS_FILE = "metrics/scores.json"
 DEFAULT_SLICES_FILE = "metrics/slices.json"
 PREDICTIONS_FILE = "metrics/predictions.csv"
 BOOTSTRAP_FILE = "metrics/bootstrap.json"
+VALIDATION_FILE = "metrics/validation.json"
 
 DIRECTIONS = ("higher", "lower")
 INCONCLUSIVE = ("warn", "fail")
@@ -39,6 +44,8 @@ _GATE_KEYS = (
     "metrics_file",
     "predictions_file",
     "bootstrap_file",
+    "slices_file",
+    "validation_file",
     "confidence",
     "bootstrap_samples",
     "seed",
@@ -112,6 +119,8 @@ class Policy:
     metrics_file: str = DEFAULT_METRICS_FILE
     predictions_file: str = PREDICTIONS_FILE
     bootstrap_file: str = BOOTSTRAP_FILE
+    slices_file: str = DEFAULT_SLICES_FILE
+    validation_file: str = VALIDATION_FILE
     confidence: float = 0.95
     bootstrap_samples: int = 1000
     seed: int = 0
@@ -139,13 +148,18 @@ def load_policy(section: Section) -> Policy:
     rules = tuple(
         _metric_rule(item, i, metrics_file) for i, item in enumerate(section.sections("rules", []))
     )
-    slices = tuple(_slice_rule(item, i) for i, item in enumerate(section.sections("slices", [])))
+    slices_file = section.string("slices_file", DEFAULT_SLICES_FILE)
+    slices = tuple(
+        _slice_rule(item, i, slices_file) for i, item in enumerate(section.sections("slices", []))
+    )
     return Policy(
         rules=rules,
         slices=slices,
         metrics_file=metrics_file,
         predictions_file=section.string("predictions_file", PREDICTIONS_FILE),
         bootstrap_file=section.string("bootstrap_file", BOOTSTRAP_FILE),
+        slices_file=slices_file,
+        validation_file=section.string("validation_file", VALIDATION_FILE),
         confidence=section.number("confidence", 0.95, min=0.5, max=0.999),
         bootstrap_samples=section.integer("bootstrap_samples", 1000, min=100, max=100_000),
         seed=section.integer("seed", 0),
@@ -189,13 +203,13 @@ def _check_bound(s: Section, direction: str, low: float | None, high: float | No
         s.fail("max", "the metric is higher-is-better, so bound it with min (or set direction)")
 
 
-def _slice_rule(s: Section, index: int) -> SliceRule:
+def _slice_rule(s: Section, index: int, default_file: str) -> SliceRule:
     s.check_keys(_SLICE_KEYS)
     metric = s.string("metric")
     rule = SliceRule(
         name=f"slices[{index}]",
         metric=metric,
-        file=s.string("file", DEFAULT_SLICES_FILE),
+        file=s.string("file", default_file),
         direction=s.string("direction", infer_direction(metric), choices=DIRECTIONS),
         min=s.optional_number("min"),
         max=s.optional_number("max"),

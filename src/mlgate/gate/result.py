@@ -24,8 +24,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlgate.gate.policy import Policy
 
 SCHEMA_VERSION = 1
 STATUSES = ("pass", "fail", "inconclusive", "warn", "skip")
@@ -135,6 +138,8 @@ class GateResult:
     policy_source: str = ""
     policy_from: str = "baseline"
     policy_changed: bool = False
+    confidence: float = 0.95  # of the intervals (gate.confidence)
+    policy: Policy | None = field(default=None, compare=False, repr=False)  # as applied
 
     @property
     def passed(self) -> bool:

@@ -12,26 +12,55 @@ from typing import Any
 
 from mlgate.baseline import resolve_baseline
 from mlgate.config import PARAMS_FILE, Section, loads_yaml
+from mlgate.dvcstore import ObjectStore, ObjectUnavailable
+from mlgate.errors import DataError
 from mlgate.gate.evaluate import Snapshot, evaluate_snapshots
 from mlgate.gate.policy import Policy, load_policy
 from mlgate.gate.result import GateResult
 from mlgate.gate.stats import parse_predictions
 from mlgate.git import WORKTREE, Repo
-from mlgate.metrics.read import read_metrics, source_name
+from mlgate.metrics.read import RevisionReader, source_name
 
 __all__ = ["evaluate_revisions", "policy_at", "read_snapshot", "resolve_baseline"]
 
 
-def read_snapshot(repo: Repo, rev: str, *, policy: Policy, label: str | None = None) -> Snapshot:
-    """Metrics and predictions of ``rev`` (a full SHA or ``WORKTREE``) from git objects."""
+def read_snapshot(
+    repo: Repo,
+    rev: str,
+    *,
+    policy: Policy,
+    label: str | None = None,
+    store: ObjectStore | None = None,
+) -> Snapshot:
+    """Metrics and predictions of ``rev`` (a full SHA or ``WORKTREE``), read as DVC reads them.
+
+    Files inside cached outputs come from the DVC cache or remote; a metrics file that is
+    declared but cannot be read is kept as an error of the snapshot, so that a rule needing
+    it stops the gate (exit 2) instead of passing. Predictions that are tracked but
+    unavailable stop it too when a rule asks for significance.
+    """
     name = label or rev
-    metrics = read_metrics(repo, rev, label=name)
-    raw = repo.show(rev, policy.predictions_file)
-    predictions = (
-        parse_predictions(raw, source_name(name, policy.predictions_file)) if raw else None
-    )
+    wanted = [policy.predictions_file, policy.metrics_file, *(r.file for r in policy.rules)]
+    reader = RevisionReader(repo, rev, label=name, store=store, prefetch=wanted)
+    metrics = reader.metrics()
+    try:
+        raw = reader.read(policy.predictions_file)
+    except ObjectUnavailable as exc:
+        if any(r.significance is not None for r in policy.rules):
+            raise DataError(
+                f"{exc} (the gate's significance test needs gate.predictions_file)"
+            ) from exc
+        raw = None
+    predictions = parse_predictions(raw, reader.source(policy.predictions_file)) if raw else None
     short = repo.head()[:7] if rev == WORKTREE else rev[:7]
-    return Snapshot(rev=rev, metrics=metrics, predictions=predictions, short=short)
+    return Snapshot(
+        rev=rev,
+        metrics=metrics.flat(),
+        predictions=predictions,
+        short=short,
+        errors=dict(metrics.errors),
+        declared=bool(metrics.declared),
+    )
 
 
 def _gate_section(repo: Repo, rev: str, label: str) -> tuple[Any, str]:
@@ -80,16 +109,22 @@ def evaluate_revisions(
     else:
         policy_from, data, source, changed = "none", {}, cand_source, False
     policy = load_policy(Section(data, file=source, where="gate"))
-    cand = read_snapshot(repo, cand_rev, policy=policy, label=candidate)
-    base = (
-        read_snapshot(repo, base_rev, policy=policy, label=baseline)
-        if base_rev is not None and baseline is not None
-        else None
-    )
+    store = ObjectStore(repo.root)
+    try:
+        cand = read_snapshot(repo, cand_rev, policy=policy, label=candidate, store=store)
+        base = (
+            read_snapshot(repo, base_rev, policy=policy, label=baseline, store=store)
+            if base_rev is not None and baseline is not None
+            else None
+        )
+    finally:
+        store.close()
     result = evaluate_snapshots(policy, baseline=base, candidate=cand)
     return replace(
         result,
         notes=tuple(notes) + result.notes,
         policy_from=policy_from,
         policy_changed=changed,
+        confidence=policy.confidence,
+        policy=policy,
     )

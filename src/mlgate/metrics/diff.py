@@ -58,7 +58,7 @@ class Change:
 
     @property
     def changed(self) -> bool:
-        return bool(self.old != self.new)
+        return _differs(self.old, self.new)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"old": self.old, "new": self.new}
@@ -101,19 +101,86 @@ def diff_flat(
 
 
 def diff_metrics(
-    old: Mapping[str, Mapping[str, Any]],
-    new: Mapping[str, Mapping[str, Any]],
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
     *,
     all: bool = False,
 ) -> Diff:
-    """Diff ``{file: {key: value}}`` of two revisions; files with no change are left out.
+    """Diff ``{file: value}`` of two revisions as ``dvc metrics diff`` does.
+
+    A value is what :func:`mlgate.metrics.read.load_metrics` returns (a mapping, nested or
+    flat, or a scalar); a file missing or unreadable on one side is absent from its map.
+    Files with no change are left out. DVC's rules, kept exactly
+    (``dvc/utils/diff.py``): a scalar file is the key ``""``; when one side is a mapping
+    and the other a scalar, the scalar side reads ``"unable to parse"``; NaN never equals
+    itself, so it always shows.
 
     >>> diff_metrics({"m.json": {"acc": 0.5}}, {"m.json": {"acc": 0.75}}).to_json()
     {'m.json': {'acc': {'old': 0.5, 'new': 0.75, 'diff': 0.25}}}
     """
     files: dict[str, dict[str, Change]] = {}
     for path in sorted(set(old) | set(new)):
-        changes = diff_flat(old.get(path, {}), new.get(path, {}), all=all)
+        changes = _diff_file(old.get(path, {}), new.get(path, {}), all)
         if changes:
             files[path] = changes
     return Diff(files)
+
+
+_UNPARSED = "unable to parse"
+
+
+def _diff_file(old: Any, new: Any, all: bool) -> dict[str, Change]:
+    old, new = _parse(old), _parse(new)
+    if isinstance(old, Mapping) or isinstance(new, Mapping):
+        return _diff_mappings(_flat_or_none(old), _flat_or_none(new), all)
+    change = Change(old, new)
+    return {"": change} if all or _differs(old, new) else {}
+
+
+def _parse(value: Any) -> Any:
+    """DVC's ``_parse``: a text value that is JSON (``"1.5"``) is read as JSON."""
+    if not isinstance(value, str):
+        return value
+    import json
+
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _flat_or_none(value: Any) -> Mapping[str, Any] | None:
+    """DVC's ``_flatten``: a mapping flattened; ``None`` for empty; a marker for scalars."""
+    if not value:
+        return {}
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        _flatten(out, value, "")
+        return out
+    return None
+
+
+def _flatten(out: dict[str, Any], value: Mapping[Any, Any], prefix: str) -> None:
+    for key, item in value.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(item, Mapping) and item:
+            _flatten(out, item, name)
+        elif not isinstance(item, Mapping):
+            out[name] = item
+
+
+def _diff_mappings(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, all: bool
+) -> dict[str, Change]:
+    keys = set(old or {}) | set(new or {})
+    out: dict[str, Change] = {}
+    for key in sorted(keys):
+        a = _UNPARSED if old is None else old.get(key)
+        b = _UNPARSED if new is None else new.get(key)
+        if all or _differs(a, b):
+            out[key] = Change(a, b)
+    return out
+
+
+def _differs(old: Any, new: Any) -> bool:
+    return bool(old != new)

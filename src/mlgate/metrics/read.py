@@ -1,29 +1,52 @@
-"""Read the metrics files a DVC project declares, at any revision, strictly.
+"""Read a DVC project's metrics at any revision, exactly as ``dvc metrics show`` reads them.
 
-Which files are metrics comes from ``dvc.yaml`` at that revision: every ``metrics:`` entry
-of every stage (relative to the stage's ``wdir``) and the top-level ``metrics:`` list, as
-DVC does (https://dvc.org/doc/user-guide/project-structure/dvcyaml-files#metrics).
-Values are flattened like DVC's ``flatten_dict(..., reducer="dot")``: nested keys are joined
-with dots, empty mappings vanish, and (as DVC's ``_extract_metrics``) numbers, text and
-booleans are kept while lists and nulls are dropped. Unlike DVC, a non-finite number (NaN,
-infinity) is an error naming the revision, file and key: a gate must never compare against
-NaN. The gate itself insists on a real number for every metric a rule uses.
+One :class:`RevisionReader` per revision plans its reads in stages, each one batch:
+the file list (``git ls-tree``, or ``git ls-files`` for the working tree) -> the
+``dvc.yaml``/``dvc.lock``/``params.yaml`` texts -> the declarations (:mod:`.layout`, or DVC's
+resolver for templated files) -> the metrics files: git blobs in one ``git cat-file`` batch,
+files inside cached outputs by the md5 ``dvc.lock`` records, from the local DVC cache or the
+DVC remote (:mod:`mlgate.dvcstore`). A declared folder stands for every file in it.
+
+Values follow DVC (``dvc/repo/metrics/show.py``): numbers (NaN and infinities included),
+text and booleans are kept, lists, nulls and empty mappings are dropped, a file holding one
+scalar is that value; nested keys are joined with dots. A file that cannot be read or parsed
+is an *error of that file* (its message names the revision, the file and the fix), never of
+the whole read: ``diff`` warns and goes on, the gate refuses to judge a rule that needs it.
 """
 
 from __future__ import annotations
 
+import json
 import math
-import posixpath
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from mlgate.errors import ConfigError, DataError
-from mlgate.fileio import loads_json
+from mlgate.dvcstore import ObjectStore, ObjectUnavailable
+from mlgate.errors import ConfigError, DataError, MlgateError
 from mlgate.git import WORKTREE, Repo
 from mlgate.metrics.cache import ParseCache
+from mlgate.metrics.layout import (
+    DVC_LOCK,
+    DVC_YAML,
+    DVCIGNORE,
+    Layout,
+    LockedOut,
+    dirname,
+    find_dvc_files,
+    is_templated,
+    join,
+    merge,
+    parse_dvc_yaml,
+    parse_lock,
+)
 
-DVC_YAML = "dvc.yaml"
 PARAMS_FILE = "params.yaml"  # as mlgate.config.PARAMS_FILE; importing that loads PyYAML
+
+#: A flat metrics file: dotted key -> value (numbers, text, booleans; ``""`` for a scalar file).
+Flat = dict[str, Any]
 
 
 def loads_yaml(text: str | bytes, source: str) -> Any:
@@ -33,66 +56,20 @@ def loads_yaml(text: str | bytes, source: str) -> Any:
     return load(text, source)
 
 
-#: A flat metrics file: dotted key -> value (numbers, as in DVC's JSON, or text/booleans).
-Flat = dict[str, Any]
-
-
 def source_name(rev: str, path: str) -> str:
     """How messages name a file at a revision: ``main:metrics/scores.json``."""
     return path if rev == WORKTREE else f"{rev}:{path}"
 
 
-def declared_metrics(dvc_yaml: bytes | None, source: str = DVC_YAML) -> list[str]:
-    """Repository-relative paths of the metrics files declared in a ``dvc.yaml`` text."""
-    if dvc_yaml is None:
-        return []
-    doc = loads_yaml(dvc_yaml, source)
-    if doc is None:
-        return []
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level")
-    paths: list[str] = []
-    stages = doc.get("stages") or {}
-    if not isinstance(stages, dict):
-        raise ConfigError(f"{source}: stages: expected a mapping")
-    for name, stage in stages.items():
-        if not isinstance(stage, dict):
-            continue
-        body = stage.get("do", stage)  # foreach/matrix stages keep their outputs under `do`
-        if not isinstance(body, dict):
-            continue
-        wdir = body.get("wdir", stage.get("wdir", ".")) or "."
-        paths.extend(_entries(body.get("metrics"), f"{source}: stages.{name}.metrics", wdir))
-    paths.extend(_entries(doc.get("metrics"), f"{source}: metrics", "."))
-    out: list[str] = []
-    for p in paths:
-        if p not in out:
-            out.append(p)
-    return out
-
-
-def _entries(value: Any, where: str, wdir: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ConfigError(f"{where}: expected a list of paths")
-    out = []
-    for item in value:
-        if isinstance(item, dict) and len(item) == 1:
-            item = next(iter(item))
-        if not isinstance(item, str):
-            raise ConfigError(f"{where}: expected a path, got {item!r}")
-        if "${" in item or "${" in str(wdir):
-            continue  # templated (vars/foreach): not resolvable without DVC itself
-        out.append(posixpath.normpath(posixpath.join(str(wdir), item)))
-    return out
-
-
+# -- values, as DVC reads them ------------------------------------------------------------------
 def parse_document(data: bytes, source: str) -> Any:
-    """Parse a JSON, YAML or TOML file by its extension (JSON strictly, YAML safely)."""
+    """Parse a metrics file by its extension as DVC does: JSON (NaN allowed), TOML, else YAML."""
     lower = source.lower()
     if lower.endswith(".json"):
-        return loads_json(data, source)
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"{source}: invalid JSON: {exc}") from exc
     if lower.endswith(".toml"):
         import tomllib  # rare in DVC projects; its import compiles regexes
 
@@ -100,7 +77,33 @@ def parse_document(data: bytes, source: str) -> Any:
             return tomllib.loads(data.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{source}: invalid TOML: {exc}") from exc
-    return loads_yaml(data, source)
+    try:
+        return loads_yaml(data, source)
+    except MlgateError as exc:
+        raise DataError(str(exc)) from exc
+
+
+def extract(obj: Any) -> Any:
+    """DVC's ``_extract_metrics``: keep numbers, text and booleans; drop the rest.
+
+    >>> extract({"a": {"b": 1, "c": {}}, "d": [1], "e": None, "f": "x"})
+    {'a': {'b': 1}, 'f': 'x'}
+    """
+    if isinstance(obj, int | float | str):
+        return obj
+    if not isinstance(obj, dict):
+        return None
+    out = {}
+    for key, value in obj.items():
+        kept = extract(value)
+        if kept is not None and not (isinstance(kept, dict) and not kept):
+            out[key] = kept
+    return out
+
+
+def load_metrics(data: bytes, source: str) -> Any:
+    """One metrics file's bytes -> its value as DVC shows it (a mapping, a scalar or ``{}``)."""
+    return extract(parse_document(data, source)) or {}
 
 
 def flatten(obj: Any, source: str, *, metrics: bool = True) -> dict[str, Any]:
@@ -109,30 +112,30 @@ def flatten(obj: Any, source: str, *, metrics: bool = True) -> dict[str, Any]:
     >>> flatten({"a": {"b": 1, "c": {}}, "d": 2.5, "e": [1], "f": None}, "m.json")
     {'a.b': 1, 'd': 2.5}
 
-    With ``metrics`` (metrics files) lists and nulls are dropped as DVC drops them;
-    without (params) every leaf is kept. Non-finite numbers are always an error.
+    With ``metrics`` (metrics files) lists and nulls are dropped as DVC drops them and a
+    scalar is the key ``""``; without (params) every leaf is kept.
     """
     if obj is None:
         return {}
-    if not isinstance(obj, Mapping):
-        raise DataError(f"{source}: expected a mapping of metrics, got {type(obj).__name__}")
+    if metrics:
+        obj = extract(obj)
+        if not isinstance(obj, Mapping):
+            return {"": obj} if obj not in (None, "", 0) else {}
+    elif not isinstance(obj, Mapping):
+        raise DataError(f"{source}: expected a mapping, got {type(obj).__name__}")
     out: dict[str, Any] = {}
-    _flatten_into(out, obj, "", source, metrics)
+    _flatten_into(out, obj, "", source)
     return out
 
 
-def _flatten_into(
-    out: dict[str, Any], obj: Mapping[Any, Any], prefix: str, source: str, metrics: bool
-) -> None:
+def _flatten_into(out: dict[str, Any], obj: Mapping[Any, Any], prefix: str, source: str) -> None:
     for key, value in obj.items():
         name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, Mapping):
-            _flatten_into(out, value, name, source, metrics)
+        if isinstance(value, Mapping) and value:
+            _flatten_into(out, value, name, source)
             continue
-        if metrics and (value is None or not isinstance(value, int | float | str)):
-            continue  # DVC: "Could not parse ... metric due to its unsupported type"
-        if isinstance(value, float) and not math.isfinite(value):
-            raise DataError(f"{source}: {name}: expected a finite number, got {value}")
+        if isinstance(value, Mapping):
+            continue
         if name in out:
             raise DataError(f"{source}: {name}: the key appears twice once nested keys are joined")
         out[name] = value
@@ -155,9 +158,313 @@ def check_number(value: Any, name: str, source: str) -> float:
 
 def parse_metrics(data: bytes, source: str) -> Flat:
     """One metrics file's bytes -> flat ``{dotted key: value}``."""
-    return flatten(parse_document(data, source), source)
+    return flatten(load_metrics(data, source), source)
 
 
+# -- what one revision holds ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RevisionMetrics:
+    """The metrics of one revision: values per readable file, a message per unreadable one.
+
+    ``declared`` is every metrics path the ``dvc.yaml`` files declare (files or folders);
+    empty means the revision has no metrics at all (first adoption), which is different from
+    declared files that could not be read (``errors``).
+    """
+
+    label: str
+    declared: tuple[str, ...] = ()
+    values: Mapping[str, Any] = field(default_factory=dict)  # path -> DVC's value of the file
+    errors: Mapping[str, str] = field(default_factory=dict)  # path -> one-line message
+
+    def flat(self) -> dict[str, Flat]:
+        """``{path: {dotted key: value}}`` of the readable files (a scalar file: key ``""``)."""
+        out: dict[str, Flat] = {}
+        for path, value in self.values.items():
+            try:
+                out[path] = flatten(value, source_name(self.label, path))
+            except DataError:
+                continue  # reported in `errors` by the reader
+        return out
+
+
+class RevisionReader:
+    """Reads files of one revision as DVC sees them: git first, then cached outputs."""
+
+    def __init__(
+        self,
+        repo: Repo,
+        rev: str,
+        *,
+        label: str | None = None,
+        store: ObjectStore | None = None,
+        cache: ParseCache | None = None,
+        prefetch: Sequence[str] = (),
+        params: bool = False,
+    ) -> None:
+        self.repo, self.rev, self.label = repo, rev, label or rev
+        self.store = store if store is not None else ObjectStore(repo.root)
+        self.cache = cache
+        self._listing: dict[str, tuple[str, str]] | None = None
+        self._files: set[str] = set()
+        self._folders: set[str] = set()
+        self._blobs: dict[str, bytes | None] = {}
+        self._layout: Layout | None = None
+        self._manifests: dict[str, dict[str, tuple[str, bool]]] = {}
+        self._list()
+        self._prefetch([PARAMS_FILE] if params else [], prefetch)
+
+    # -- stage 1: which files exist --------------------------------------------------------------
+    def _list(self) -> None:
+        if self.rev == WORKTREE:
+            files = self.repo.ls_worktree()
+        else:
+            self._listing = self.repo.ls_tree(self.rev)
+            files = [p for p, (kind, _) in self._listing.items() if kind == "blob"]
+        self._files = set(files)
+        for path in files:
+            folder = dirname(path)
+            while folder and folder not in self._folders:
+                self._folders.add(folder)
+                folder = dirname(folder)
+        self._dvc_yamls = find_dvc_files(self._files)
+        nested = any("/" in p for p in self._dvc_yamls)
+        self._ignores = (
+            sorted(p for p in self._files if p.rsplit("/", 1)[-1] == DVCIGNORE) if nested else []
+        )
+
+    # -- stage 2: the project's own files (and whatever the caller will want) in one batch -----
+    def _prefetch(self, extra: Sequence[str], hint: Sequence[str]) -> None:
+        locks = [join(dirname(p), DVC_LOCK) for p in self._dvc_yamls]
+        wanted = [*self._dvc_yamls, *locks, *self._ignores, *extra, *hint]
+        self._fetch_blobs(wanted)
+        if self._ignores:
+            ignore = {p: self._blobs.get(p) or b"" for p in self._ignores}
+            self._dvc_yamls = find_dvc_files(self._files, ignore)
+
+    def _fetch_blobs(self, paths: Iterable[str]) -> None:
+        todo = [p for p in dict.fromkeys(paths) if p not in self._blobs]
+        if not todo:
+            return
+        if self._listing is None:
+            for p in todo:
+                self._blobs[p] = _read_disk(self.repo.root, p)
+            return
+        oids = {p: self._listing[p][1] for p in todo if self._listing.get(p, ("", ""))[0] == "blob"}
+        got = self.repo.cat_blobs(list(oids.values()))
+        for p in todo:
+            self._blobs[p] = got.get(oids[p]) if p in oids else None
+
+    def blob(self, path: str) -> bytes | None:
+        """``path`` as git (or the working tree) holds it; None when it is not there."""
+        if path not in self._blobs:
+            if self._listing is None:
+                self._blobs[path] = _read_disk(self.repo.root, path)
+            else:
+                self._fetch_blobs([path])
+        return self._blobs[path]
+
+    def source(self, path: str) -> str:
+        return source_name(self.label, path)
+
+    # -- stage 3: declarations --------------------------------------------------------------------
+    def _parsed(self, kind: str, path: str, data: bytes, parse: Any) -> Any:
+        if self.cache is None:
+            return parse(data)
+        return self.cache.get_or_parse(kind, data, parse)
+
+    def layout(self) -> Layout:
+        """What the revision's ``dvc.yaml`` files declare and its ``dvc.lock`` files record."""
+        if self._layout is None:
+            texts = {p: self.blob(p) for p in self._dvc_yamls}
+            if any(t is not None and is_templated(t) for t in texts.values()):
+                from mlgate.metrics.templated import resolve_layout
+
+                self._layout = resolve_layout(self.repo.root, self.rev, label=self.label)
+            else:
+                self._layout = merge(
+                    [self._plain_layout(p, t) for p, t in texts.items() if t is not None]
+                )
+        return self._layout
+
+    def _plain_layout(self, path: str, text: bytes) -> Layout:
+        source = self.source(path)
+
+        def declare(data: bytes) -> list[Any]:
+            declared = parse_dvc_yaml(loads_yaml(data, source), path, source)
+            return [list(declared.metrics), dict(declared.wdirs)]
+
+        metrics, wdirs = self._parsed("dvc.yaml", path, text, declare)
+        lock_path = join(dirname(path), DVC_LOCK)
+        lock = self.blob(lock_path)
+        outs: list[LockedOut] = []
+        if lock is not None:
+            lock_source = self.source(lock_path)
+
+            def locked(data: bytes) -> list[list[Any]]:
+                doc = loads_yaml(data, lock_source)
+                return [
+                    [o.path, o.md5, o.legacy]
+                    for o in parse_lock(doc, lock_path, wdirs, lock_source)
+                ]
+
+            outs = [
+                LockedOut(p, m, bool(g))
+                for p, m, g in self._parsed(f"lock:{path}", lock_path, lock, locked)
+            ]
+        return Layout(tuple(metrics), tuple(outs), (path,))
+
+    # -- stage 4: files, from git or from the DVC cache/remote ------------------------------------
+    def expand(self, entry: str) -> list[str]:
+        """The files a declared metrics path stands for (a folder: every file in it)."""
+        if entry in self._files:
+            return [entry]
+        found: set[str] = set()
+        if entry in self._folders:
+            found.update(p for p in self._files if p.startswith(f"{entry}/"))
+        if self._listing is None:  # the working tree: DVC reads what is on disk
+            if (self.repo.root / entry).is_file():
+                return [entry]
+            if (self.repo.root / entry).is_dir():
+                found.update(_walk(self.repo.root, entry))
+        if not found or self._listing is not None:
+            found.update(self._tracked(entry))
+        return sorted(found) or [entry]
+
+    def _tracked(self, entry: str) -> set[str]:
+        """Files of cached outputs at or under ``entry`` (``entry`` itself when unlistable)."""
+        layout = self.layout()
+        outs: list[tuple[LockedOut, str]] = [(o, "") for o in layout.outs_under(entry)]
+        hit = layout.out_for(entry)
+        if hit is not None:
+            outs.append(hit)
+        found: set[str] = set()
+        for out, inner in outs:
+            if not out.is_dir:
+                found.add(out.path)
+                continue
+            try:
+                manifest = self._manifest(out)
+            except ObjectUnavailable:
+                found.add(entry if inner else out.path)  # reading it reports why
+                continue
+            prefix = f"{inner}/"
+            found.update(
+                join(out.path, rel)
+                for rel in manifest
+                if not inner or rel == inner or rel.startswith(prefix)
+            )
+        return found
+
+    def _manifest(self, out: LockedOut) -> dict[str, tuple[str, bool]]:
+        """``{relpath: (md5, legacy)}`` of a folder output, from its ``.dir`` object."""
+        if out.md5 not in self._manifests:
+            where = self.source(out.path)
+            raw = self.store.read(out.md5, legacy=out.legacy, what=where)
+            try:
+                entries = json.loads(raw)
+                manifest = {str(e["relpath"]): (str(e["md5"]), out.legacy) for e in entries}
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ObjectUnavailable(
+                    f"{where}: the DVC folder manifest {out.md5} is not valid ({exc}); "
+                    "delete it from the cache and run `dvc pull`",
+                    md5=out.md5,
+                ) from exc
+            self._manifests[out.md5] = manifest
+        return self._manifests[out.md5]
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes of ``path``: from git/the working tree, else from the DVC cache or remote.
+
+        None when the file exists nowhere DVC would look (not in git, not in any locked
+        output); :class:`ObjectUnavailable` when an output holds it but its bytes are in
+        neither the local cache nor the remote.
+        """
+        data = self.blob(path)
+        if data is not None:
+            return data
+        hit = self.layout().out_for(path)
+        if hit is None:
+            return None
+        out, inner = hit
+        where = self.source(path)
+        if not out.is_dir:
+            return self.store.read(out.md5, legacy=out.legacy, what=where) if not inner else None
+        try:
+            manifest = self._manifest(out)
+        except ObjectUnavailable as exc:
+            raise ObjectUnavailable(
+                f"{where}: inside DVC output {out.path}: {_tail(exc)}", md5=exc.md5
+            ) from exc
+        if inner not in manifest:
+            return None
+        md5, legacy = manifest[inner]
+        return self.store.read(md5, legacy=legacy, what=where)
+
+    def metrics(self) -> RevisionMetrics:
+        """Every declared metrics file: values of the readable ones, messages for the rest."""
+        layout = self.layout()
+        files = list(dict.fromkeys(f for entry in layout.metrics for f in self.expand(entry)))
+        self._fetch_blobs([f for f in files if f in self._files])
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for path in files:
+            source = self.source(path)
+            try:
+                data = self.read(path)
+            except ObjectUnavailable as exc:
+                errors[path] = str(exc)
+                continue
+            if data is None:
+                errors[path] = (
+                    f"{source}: declared as metrics in dvc.yaml but not found; run `dvc repro` "
+                    "(or `dvc pull`) and commit, or remove it from `metrics:`"
+                )
+                continue
+            try:
+                value = load_metrics(data, source)
+                flatten(value, source)  # a duplicate dotted key is this file's error too
+            except DataError as exc:
+                errors[path] = f"{exc}; fix the file (or the stage that writes it) and rerun"
+                continue
+            values[path] = value
+        return RevisionMetrics(self.label, layout.metrics, values, errors)
+
+    def params(self) -> dict[str, Any]:
+        """``params.yaml`` flattened like DVC's params diff (any YAML scalar or list)."""
+        raw = self.blob(PARAMS_FILE)
+        if raw is None:
+            return {}
+        source = self.source(PARAMS_FILE)
+
+        def parse(b: bytes) -> dict[str, Any]:
+            return flatten(loads_yaml(b, source), source, metrics=False)
+
+        result: dict[str, Any] = self._parsed("params", PARAMS_FILE, raw, parse)
+        return result
+
+
+def _tail(exc: Exception) -> str:
+    """A message without its leading ``where:`` part."""
+    return str(exc).split(": ", 1)[-1]
+
+
+def _read_disk(root: Path, path: str) -> bytes | None:
+    try:
+        return (root / path).read_bytes() if path else None
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
+        return None
+
+
+def _walk(root: Path, folder: str) -> list[str]:
+    out: list[str] = []
+    for here, dirs, names in os.walk(root / folder):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        rel = Path(here).relative_to(root).as_posix()
+        out.extend(join(rel, n) for n in names)
+    return sorted(out)
+
+
+# -- the functions the rest of mlgate calls ---------------------------------------------------------
 def read_revision(
     repo: Repo,
     rev: str,
@@ -166,53 +473,20 @@ def read_revision(
     params: bool = False,
     hint: Sequence[str] = (),
     cache: ParseCache | None = None,
-) -> tuple[dict[str, Flat], dict[str, Any] | None]:
+    store: ObjectStore | None = None,
+) -> tuple[RevisionMetrics, dict[str, Any] | None]:
     """Metrics (and, with ``params``, flat params) of ``rev`` in as few git calls as can be.
 
-    ``dvc.yaml``, ``params.yaml`` and the ``hint`` paths (say, the metrics files the other
-    revision declares) come from one ``git cat-file --batch``; only declared files missing
-    from that batch need a second one. A ``cache`` skips parsing YAML seen before.
+    ``hint`` paths (say, the metrics files the other revision has) join the first batch.
     """
-    name = label or rev
-    wanted = [DVC_YAML, *([PARAMS_FILE] if params else []), *hint]
-    blobs = repo.show_many(rev, list(dict.fromkeys(wanted)))
-    dvc_yaml = blobs[DVC_YAML]
-    if dvc_yaml is None:
-        files: list[str] = []
-    elif cache is None:
-        files = declared_metrics(dvc_yaml, source_name(name, DVC_YAML))
-    else:
-        files = cache.get_or_parse(
-            "dvc.yaml", dvc_yaml, lambda b: declared_metrics(b, source_name(name, DVC_YAML))
-        )
-    missing = [p for p in files if p not in blobs]
-    if missing:
-        blobs.update(repo.show_many(rev, missing))
-    metrics = {
-        path: parse_metrics(data, source_name(name, path))
-        for path in files
-        if (data := blobs[path]) is not None
-    }
-    flat_params: dict[str, Any] | None = None
-    if params:
-        raw = blobs[PARAMS_FILE]
-        source = source_name(name, PARAMS_FILE)
-
-        def parse(b: bytes) -> dict[str, Any]:
-            return flatten(loads_yaml(b, source), source, metrics=False)
-
-        if raw is None:
-            flat_params = {}
-        else:
-            flat_params = parse(raw) if cache is None else cache.get_or_parse("params", raw, parse)
-    return metrics, flat_params
+    reader = RevisionReader(
+        repo, rev, label=label, store=store, cache=cache, prefetch=hint, params=params
+    )
+    return reader.metrics(), (reader.params() if params else None)
 
 
-def read_metrics(repo: Repo, rev: str, *, label: str | None = None) -> dict[str, Flat]:
-    """Every declared metrics file present at ``rev``: ``{path: {dotted key: value}}``.
-
-    ``label`` names the revision in messages (defaults to ``rev``).
-    """
+def read_metrics(repo: Repo, rev: str, *, label: str | None = None) -> RevisionMetrics:
+    """Every declared metrics file at ``rev`` (``label`` names the revision in messages)."""
     return read_revision(repo, rev, label=label)[0]
 
 
@@ -223,3 +497,12 @@ def read_params(repo: Repo, rev: str, *, label: str | None = None) -> dict[str, 
         return {}
     source = source_name(label or rev, PARAMS_FILE)
     return flatten(loads_yaml(data, source), source, metrics=False)
+
+
+def declared_metrics(dvc_yaml: bytes | None, source: str = DVC_YAML) -> list[str]:
+    """Repository-relative metrics paths declared in the root ``dvc.yaml`` text (plain files)."""
+    if dvc_yaml is None:
+        return []
+    if is_templated(dvc_yaml):
+        raise ConfigError(f"{source}: uses ${{...}} templating; read it with RevisionReader")
+    return list(parse_dvc_yaml(loads_yaml(dvc_yaml, source), DVC_YAML, source).metrics)

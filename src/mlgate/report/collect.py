@@ -6,13 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgate.dvcstore import ObjectStore, ObjectUnavailable
 from mlgate.gate import GateResult, evaluate_revisions, parse_predictions
-from mlgate.gate.policy import DEFAULT_SLICES_FILE, PREDICTIONS_FILE
+from mlgate.gate.policy import BOOTSTRAP_FILE, DEFAULT_SLICES_FILE, Policy
 from mlgate.git import WORKTREE, Repo
-from mlgate.metrics import Diff, diff_flat, read_metrics, read_params, source_name
+from mlgate.metrics import Diff, RevisionReader, diff_flat
 from mlgate.report.curves import Curves, curves
-
-VALIDATION_FILE = "metrics/validation.json"
 
 
 @dataclass(frozen=True)
@@ -27,47 +26,69 @@ class ReportData:
     slice_metric: str | None = None
     validation: dict[str, Any] | None = None
     curves: dict[str, Curves] = field(default_factory=dict)  # "baseline"/"candidate"
+    bootstrap_file: str = BOOTSTRAP_FILE
 
 
-def collect(repo: Repo, *, baseline: str | None, candidate: str = WORKTREE) -> ReportData:
-    """Evaluate the gate and read params, slices, validation and curves of both sides."""
+def collect(
+    repo: Repo, *, baseline: str | None, candidate: str = WORKTREE, policy: Policy | None = None
+) -> ReportData:
+    """Evaluate the gate and read params, slices, validation and curves of both sides.
+
+    Every file comes through the same reader as the gate's (git, then the DVC cache and
+    remote), at the paths the policy names.
+    """
     from mlgate.fileio import loads_json
 
     result = evaluate_revisions(repo, baseline=baseline, candidate=candidate)
+    policy = policy or result.policy or Policy()
     cand_rev = candidate if candidate == WORKTREE else repo.resolve(candidate)
     base_rev = result.baseline.rev if result.baseline else None
-    cand_metrics = read_metrics(repo, cand_rev, label=candidate)
-    base_metrics = read_metrics(repo, base_rev, label=baseline) if base_rev and baseline else None
-    params_old = read_params(repo, base_rev, label=baseline) if base_rev and baseline else {}
-    params = Diff(
-        {"params.yaml": diff_flat(params_old, read_params(repo, cand_rev, label=candidate))}
-    )
-    raw_validation = repo.show(cand_rev, VALIDATION_FILE)
-    validation = (
-        loads_json(raw_validation, source_name(candidate, VALIDATION_FILE))
-        if raw_validation is not None
-        else None
-    )
-    drawn: dict[str, Curves] = {}
-    sides = [("baseline", base_rev, baseline), ("candidate", cand_rev, candidate)]
-    for side, rev, label in sides:
-        if rev is None or label is None:
-            continue
-        raw = repo.show(rev, PREDICTIONS_FILE)
-        if raw is None:
-            continue
-        p = parse_predictions(raw, source_name(label, PREDICTIONS_FILE))
-        c = curves(p.y_true, p.y_score)
-        if c is not None:
-            drawn[side] = c
+    store = ObjectStore(repo.root)
+    try:
+        cand = RevisionReader(repo, cand_rev, label=candidate, store=store, params=True)
+        base = (
+            RevisionReader(repo, base_rev, label=baseline, store=store, params=True)
+            if base_rev and baseline
+            else None
+        )
+        cand_metrics = cand.metrics().flat()
+        base_metrics = base.metrics().flat() if base is not None else None
+        params_old = base.params() if base is not None else {}
+        params = Diff({"params.yaml": diff_flat(params_old, cand.params())})
+        raw_validation = _optional(cand, policy.validation_file)
+        validation = (
+            loads_json(raw_validation, cand.source(policy.validation_file))
+            if raw_validation is not None
+            else None
+        )
+        drawn: dict[str, Curves] = {}
+        for side, reader in (("baseline", base), ("candidate", cand)):
+            raw = _optional(reader, policy.predictions_file) if reader is not None else None
+            if raw is None or reader is None:
+                continue
+            p = parse_predictions(raw, reader.source(policy.predictions_file))
+            c = curves(p.y_true, p.y_score)
+            if c is not None:
+                drawn[side] = c
+    finally:
+        store.close()
     slice_rules = [r for r in result.rules if r.check.startswith("slice")]
     return ReportData(
         result=result,
         baseline_metrics=base_metrics,
         candidate_metrics=cand_metrics,
         params=params,
-        slices_file=slice_rules[0].file if slice_rules else DEFAULT_SLICES_FILE,
+        slices_file=slice_rules[0].file if slice_rules else policy.slices_file,
         slice_metric=slice_rules[0].metric if slice_rules else None,
         validation=validation if isinstance(validation, dict) else None,
         curves=drawn,
+        bootstrap_file=policy.bootstrap_file,
     )
+
+
+def _optional(reader: RevisionReader, path: str) -> bytes | None:
+    """A file the report shows when it can: absent or unavailable means the section is left out."""
+    try:
+        return reader.read(path)
+    except ObjectUnavailable:
+        return None

@@ -49,7 +49,8 @@ def _interval(iv: tuple[float, float] | None) -> str:
 
 
 def _arrow(change: float | None, direction: str) -> str:
-    if not change:
+    """A green or red dot for a metric's change; nothing for params (no direction) or NaN."""
+    if not change or direction not in ("higher", "lower") or change != change:
         return ""
     better = (change > 0) == (direction == "higher")
     return " 🟢" if better else " 🔴"
@@ -79,7 +80,7 @@ def _verdict(result: GateResult, heading: str) -> list[str]:
     lines = [f"{heading} {icon} mlgate gate: **{result.verdict}**", "", _revs(result)]
     source = {
         "baseline": "from the baseline",
-        "candidate": "from the candidate (the baseline has none)",
+        "candidate": "from the candidate" + (" (the baseline has none)" if result.baseline else ""),
         "none": "missing (no `gate:` section)",
     }.get(result.policy_from, "")
     lines[-1] += f" · policy {source}"
@@ -115,7 +116,7 @@ def _rules_table(result: GateResult) -> list[str]:
 def _metrics_table(result: GateResult) -> list[str]:
     if not result.metrics:
         return []
-    level = "95%"
+    level = f"{result.confidence * 100:g}%"
     lines = [
         "### Metrics",
         "",
@@ -154,6 +155,11 @@ def _changes_table(
     return lines
 
 
+def _no_direction(key: str) -> str:
+    """Params have no better or worse: never coloured."""
+    return ""
+
+
 def _params(data: ReportData) -> list[str]:
     changes = data.params.files.get("params.yaml", {})
     if not changes:
@@ -163,8 +169,6 @@ def _params(data: ReportData) -> list[str]:
         lines.append(f"| {code(key)} | {_param(c.old)} | {_param(c.new)} |")
     if len(changes) > MAX_ROWS:
         lines.append(f"| _{len(changes) - MAX_ROWS} more params omitted_ | | |")
-    if any(k == "gate" or k.startswith("gate.") for k in changes):
-        lines += ["", "_The candidate changes the `gate` policy: the verdict uses the baseline's._"]
     return lines
 
 
@@ -266,11 +270,10 @@ def _curves(data: ReportData) -> list[str]:
 
 
 def _other_metrics(data: ReportData) -> list[str]:
-    from mlgate.gate.policy import BOOTSTRAP_FILE
     from mlgate.metrics import diff_metrics
 
     # bootstrap intervals and slices have their own places; the rest is shown when it changed
-    shown = {m.file for m in data.result.metrics} | {data.slices_file, BOOTSTRAP_FILE}
+    shown = {m.file for m in data.result.metrics} | {data.slices_file, data.bootstrap_file}
     old = {f: v for f, v in (data.baseline_metrics or {}).items() if f not in shown}
     new = {f: v for f, v in data.candidate_metrics.items() if f not in shown}
     d = diff_metrics(old, new)
@@ -337,7 +340,7 @@ def diff_markdown(
     if params is not None:
         for file, changes in params.files.items():
             if changes:
-                parts.append(_changes_table(f"### {code(file)}", changes))
+                parts.append(_changes_table(f"### {code(file)}", changes, direction=_no_direction))
     if not parts:
         return "_No metrics or params changed._\n"
     return "\n\n".join("\n".join(p) for p in parts) + "\n"
