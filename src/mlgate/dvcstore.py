@@ -16,26 +16,19 @@ against its md5 before it is used, wherever it came from.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import DataError
+from mlgate.errors import ObjectUnavailable
+
+__all__ = ["ObjectStore", "ObjectUnavailable", "cache_dir", "local_folder_remote", "object_path"]
 
 _MD5 = re.compile(r"[0-9a-f]{32}(\.dir)?")
 #: Remote options that a plain folder remote may carry and still be read without DVC.
 _LOCAL_REMOTE_KEYS = frozenset({"url", "verify", "jobs", "checksum_jobs"})
-
-
-class ObjectUnavailable(DataError):
-    """An object is in neither the local DVC cache nor the remote (or cannot be read)."""
-
-    def __init__(self, message: str, *, md5: str) -> None:
-        super().__init__(message)
-        self.md5 = md5
 
 
 def read_config(project: Path) -> dict[str, dict[str, str]] | None:
@@ -106,6 +99,8 @@ def local_folder_remote(
 
 def md5_matches(data: bytes, md5: str, *, legacy: bool = False) -> bool:
     """Whether ``data`` hashes to ``md5`` (legacy: DVC 2's md5 of text with CRLF as LF)."""
+    import hashlib  # here: `mlgate diff` on plain files never hashes anything
+
     want = md5.removesuffix(".dir")
     if hashlib.md5(data, usedforsecurity=False).hexdigest() == want:
         return True

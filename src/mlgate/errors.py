@@ -4,6 +4,7 @@ MlgateError                 a user-facing problem: exit code 2, one line, no tra
  +-- ConfigError            params.yaml, dvc.yaml, a schema or a policy is malformed
  +-- GitError               a git command failed or a revision cannot be read
  +-- DataError              a data or metrics file cannot be read or is invalid
+ |    +-- ObjectUnavailable an object of a DVC output is in neither the cache nor the remote
  +-- RemoteError            the DVC remote or an HTTP API failed
 
 A failed gate or a failed validation is a *result* (exit code 1), never an exception.
@@ -29,6 +30,14 @@ class GitError(MlgateError):
 
 class DataError(MlgateError):
     """Data or metrics cannot be read or are invalid."""
+
+
+class ObjectUnavailable(DataError):
+    """A DVC object (by md5) is in neither the local DVC cache nor the remote, or is corrupt."""
+
+    def __init__(self, message: str, *, md5: str) -> None:
+        super().__init__(message)
+        self.md5 = md5
 
 
 class RemoteError(MlgateError):

@@ -226,9 +226,13 @@ class Repo:
                 out[path] = (kind, oid)
         return out
 
-    def ls_worktree(self) -> list[str]:
-        """Files of the working tree: tracked, plus untracked ones git does not ignore."""
-        proc = self.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    def ls_worktree(self, *names: str) -> list[str]:
+        """Files of the working tree: tracked, plus untracked ones git does not ignore.
+
+        ``names`` keeps only files with those base names (``dvc.yaml``), in any folder.
+        """
+        globs = [f":(glob)**/{n}" for n in names]
+        proc = self.run("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *globs)
         names = proc.stdout.decode(errors="surrogateescape").split("\x00")
         return list(dict.fromkeys(n for n in names if n))
 

@@ -30,9 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     from mlgate.baseline import resolve_baseline
     from mlgate.cli._console import warn
-    from mlgate.dvcstore import ObjectStore
     from mlgate.git import WORKTREE, Repo
-    from mlgate.metrics import Diff, diff_flat, diff_metrics, policy_directions, read_revision
+    from mlgate.metrics import Diff, RevisionReader, diff_flat, diff_metrics, policy_directions
     from mlgate.metrics.cache import ParseCache
 
     repo = Repo.discover()
@@ -40,18 +39,19 @@ def run(args: argparse.Namespace) -> int:
     candidate: str = args.candidate or WORKTREE
     want_params = not args.json
     cache = ParseCache.for_repo(repo.root)
-    store = ObjectStore(repo.root)
+    # the candidate first (usually the working tree: no git), then the baseline in one batch
+    cand = RevisionReader(repo, candidate, params=want_params, cache=cache)
     try:
-        # the candidate first (usually the working tree: no git), then the baseline in one batch
-        new, new_params = read_revision(
-            repo, candidate, params=want_params, cache=cache, store=store
-        )
+        new = cand.metrics()
+        new_params = cand.params() if want_params else None
         hint = [*new.values, *new.errors]
-        old, old_params = read_revision(
-            repo, baseline, params=want_params, hint=hint, cache=cache, store=store
+        base = RevisionReader(
+            repo, baseline, params=want_params, prefetch=hint, cache=cache, store=cand.shared_store
         )
+        old = base.metrics()
+        old_params = base.params() if want_params else None
     finally:
-        store.close()
+        cand.close()
     cache.save()
     for side in (old, new):  # as `dvc metrics diff`: the other files are still shown
         for message in side.errors.values():

@@ -22,10 +22,9 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlgate.dvcstore import ObjectStore, ObjectUnavailable
-from mlgate.errors import ConfigError, DataError, MlgateError
+from mlgate.errors import ConfigError, DataError, MlgateError, ObjectUnavailable
 from mlgate.git import WORKTREE, Repo
 from mlgate.metrics.cache import ParseCache
 from mlgate.metrics.layout import (
@@ -42,6 +41,9 @@ from mlgate.metrics.layout import (
     parse_dvc_yaml,
     parse_lock,
 )
+
+if TYPE_CHECKING:
+    from mlgate.dvcstore import ObjectStore
 
 PARAMS_FILE = "params.yaml"  # as mlgate.config.PARAMS_FILE; importing that loads PyYAML
 
@@ -202,7 +204,7 @@ class RevisionReader:
         params: bool = False,
     ) -> None:
         self.repo, self.rev, self.label = repo, rev, label or rev
-        self.store = store if store is not None else ObjectStore(repo.root)
+        self._store = store
         self.cache = cache
         self._listing: dict[str, tuple[str, str]] | None = None
         self._files: set[str] = set()
@@ -213,10 +215,29 @@ class RevisionReader:
         self._list()
         self._prefetch([PARAMS_FILE] if params else [], prefetch)
 
+    @property
+    def store(self) -> ObjectStore:
+        """The DVC cache and remote (made on first use: plain git files never need it)."""
+        if self._store is None:
+            from mlgate.dvcstore import ObjectStore
+
+            self._store = ObjectStore(self.repo.root)
+        return self._store
+
+    @property
+    def shared_store(self) -> ObjectStore | None:
+        """The store if one was opened, to hand to the reader of another revision."""
+        return self._store
+
+    def close(self) -> None:
+        """Close the DVC project the store may have opened."""
+        if self._store is not None:
+            self._store.close()
+
     # -- stage 1: which files exist --------------------------------------------------------------
     def _list(self) -> None:
-        if self.rev == WORKTREE:
-            files = self.repo.ls_worktree()
+        if self.rev == WORKTREE:  # other files are looked up on disk, as DVC reads them
+            files = self.repo.ls_worktree(DVC_YAML, DVCIGNORE, ".dvc/config")
         else:
             self._listing = self.repo.ls_tree(self.rev)
             files = [p for p, (kind, _) in self._listing.items() if kind == "blob"]
