@@ -232,9 +232,11 @@ class Repo:
         ``names`` keeps only files with those base names (``dvc.yaml``), in any folder.
         """
         globs = [f":(glob)**/{n}" for n in names]
-        proc = self.run("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *globs)
-        names = proc.stdout.decode(errors="surrogateescape").split("\x00")
-        return list(dict.fromkeys(n for n in names if n))
+        proc = self.run(
+            "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *globs
+        )
+        found = proc.stdout.decode(errors="surrogateescape").split("\x00")
+        return list(dict.fromkeys(f for f in found if f))
 
     # -- working tree ---------------------------------------------------------------------------
     def is_clean(self, paths: Sequence[str] = ()) -> bool:

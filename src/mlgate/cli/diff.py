@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mlgate.metrics import Diff
 
 HELP = "show the metrics and params that changed between two revisions (no DVC needed)"
 
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     for side in (old, new):  # as `dvc metrics diff`: the other files are still shown
         for message in side.errors.values():
             warn(message)
-    metrics = diff_metrics(old.values, new.values, all=args.all)
+    metrics = _relative_to_cwd(diff_metrics(old.values, new.values, all=args.all), repo.root)
     if args.json:
         import json
 
@@ -75,3 +81,15 @@ def run(args: argparse.Namespace) -> int:
 
     print_diff(metrics, params, directions=directions)
     return 0
+
+
+def _relative_to_cwd(diff: Diff, root: Path) -> Diff:
+    """Files named relative to the current folder, as ``dvc metrics diff`` names them."""
+    import os
+
+    from mlgate.metrics import Diff
+
+    start = os.path.relpath(os.path.realpath(os.getcwd()), os.path.realpath(root))
+    if start == os.curdir:
+        return diff
+    return Diff({os.path.relpath(f, start): changes for f, changes in diff.files.items()})
