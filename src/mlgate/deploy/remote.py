@@ -12,7 +12,6 @@ DVC is imported inside the functions (``import dvc`` costs about 0.3 s).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -248,46 +247,19 @@ def _write_verified(source: IO[bytes], dest: Path, pointer: Pointer, *, where: s
             )
 
 
-_LOCAL_REMOTE_KEYS = frozenset({"url", "verify", "jobs", "checksum_jobs"})
-
-
 def _local_folder_object(project: Path, md5: str) -> Path | None:
     """The object ``md5`` in the project's default DVC remote, when that is a plain folder.
 
     Start-up of ``mlgate serve`` is CPU-bound, and importing and opening DVC costs about
     0.4 s; for the common case of a local folder remote the object is simply at
-    ``<url>/files/md5/<2>/<30>``. Only that case is handled here, read the way DVC reads
-    it (``.dvc/config`` then ``config.local``, keys lower-cased, relative URLs resolved
-    against ``.dvc/``). Anything else (a URL, ``remote://``, ``~``, extra remote options,
-    no default remote in the project's files, an object not where expected) returns None
-    and the caller goes through DVC itself, which also produces its error messages.
+    ``<url>/files/md5/<2>/<30>`` (:func:`mlgate.dvcstore.local_folder_remote` reads the
+    config as DVC does). Anything else returns None and the caller goes through DVC
+    itself, which also produces its error messages.
     """
-    try:
-        from configobj import ConfigObj, ConfigObjError
-    except ImportError:  # pragma: no cover - a dependency of dvc
+    from mlgate.dvcstore import local_folder_remote, object_path
+
+    folder = local_folder_remote(project)
+    if folder is None or not re.fullmatch(r"[0-9a-f]{32}", md5):
         return None
-    merged: dict[str, dict[str, str]] = {}
-    for name in ("config", "config.local"):
-        path = project / ".dvc" / name
-        if not path.is_file():
-            continue
-        try:
-            conf = ConfigObj(str(path)).dict()
-        except (ConfigObjError, UnicodeDecodeError, OSError):
-            return None
-        for section, values in conf.items():
-            if not isinstance(values, dict):
-                return None
-            merged.setdefault(section.lower(), {}).update(
-                {str(k).lower(): str(v) for k, v in values.items()}
-            )
-    remote = merged.get("core", {}).get("remote", "").lower()
-    values = merged.get(f'remote "{remote}"') if remote else None
-    if not values or set(values) - _LOCAL_REMOTE_KEYS:
-        return None
-    url = values.get("url", "")
-    if not url or re.match(r"\w+://", url) or url.startswith("~"):
-        return None
-    root = Path(url) if os.path.isabs(url) else project / ".dvc" / url
-    obj = root / "files" / "md5" / md5[:2] / md5[2:]
-    return obj if re.fullmatch(r"[0-9a-f]{32}", md5) and obj.is_file() else None
+    obj = object_path(folder, md5)
+    return obj if obj.is_file() else None
