@@ -211,3 +211,29 @@ def test_gate_does_not_import_dvc_sklearn_pandas(tmp_path: Path, env: dict[str, 
     )
     proc = run(["python", "-c", code], cwd=root, env=env)
     assert proc.stdout.splitlines()[-1] == "HEAVY []"
+
+
+def test_gate_and_report_take_a_candidate_revision(tmp_path: Path, env: dict[str, str]) -> None:
+    root = metrics_repo(tmp_path / "repo", env)
+    git("checkout", "-q", "-b", "exp", cwd=root, env=env)
+    worse = commit(root, env, "worse", {"metrics/scores.json": WORSE})
+    git("checkout", "-q", "main", cwd=root, env=env)  # the working tree is the good baseline
+    assert mlgate("gate", "main", cwd=root, env=env).returncode == 0
+    proc = mlgate("gate", "main", "exp", "--json", cwd=root, env=env)
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["verdict"] == "fail" and doc["candidate"]["rev"] == worse
+    report = mlgate("report", "main", "exp", cwd=root, env=env)
+    assert report.returncode == 0, report.stderr
+    assert "## ❌ mlgate gate: **fail**" in report.stdout
+
+
+@pytest.mark.parametrize("command", ["gate", "report"])
+def test_usage_error_prints_the_subcommands_usage(
+    tmp_path: Path, env: dict[str, str], command: str
+) -> None:
+    root = metrics_repo(tmp_path / "repo", env)
+    proc = mlgate(command, "main", "main", "extra", cwd=root, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"usage: mlgate {command} ")
+    assert f"mlgate {command}: error: unrecognized arguments: extra" in proc.stderr

@@ -14,6 +14,17 @@ def add_baseline(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_revisions(parser: argparse.ArgumentParser) -> None:
+    """``[BASELINE [CANDIDATE]]``, as ``diff``, ``gate`` and ``report`` take them."""
+    add_baseline(parser)
+    parser.add_argument(
+        "candidate",
+        nargs="?",
+        metavar="CANDIDATE",
+        help="candidate revision (default: the working tree)",
+    )
+
+
 def add_push(parser: argparse.ArgumentParser, *, what: str) -> None:
     """``--remote`` (DVC), ``--push`` and ``--git-remote``, ``--json`` for release and rollback."""
     parser.add_argument("--remote", metavar="NAME", help="DVC remote (default: DVC's default)")

@@ -64,7 +64,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         help_text: str = getattr(module, "HELP", "")
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         module.configure(cmd)
-        cmd.set_defaults(_run=module.run)
+        cmd.set_defaults(_run=module.run, _parser=cmd)
     return parser
 
 
@@ -81,7 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # is named, build only its parser (`mlgate`, `--help` or a typo still get the full one).
     words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(only=next((w for w in words if not w.startswith("-")), None))
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse reports a subcommand's surplus words with the top-level usage; name the
+        # subcommand's own instead (`mlgate gate a b c` -> `usage: mlgate gate ...`)
+        owner: argparse.ArgumentParser = getattr(args, "_parser", parser)
+        owner.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

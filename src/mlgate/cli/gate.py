@@ -1,16 +1,16 @@
-"""``mlgate gate [BASELINE] [--json]``: exit 0 pass, 1 fail, 2 input error."""
+"""``mlgate gate [BASELINE [CANDIDATE]] [--json]``: exit 0 pass, 1 fail, 2 input error."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "evaluate the gate policy (params.yaml: gate) on the working tree against a baseline"
+HELP = "evaluate the gate policy (params.yaml: gate) on a candidate (the working tree) against a baseline"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from mlgate.cli._args import add_baseline
+    from mlgate.cli._args import add_revisions
 
-    add_baseline(parser)
+    add_revisions(parser)
     parser.add_argument(
         "--json", action="store_true", help="the versioned verdict object (schema_version 1)"
     )
@@ -23,11 +23,11 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.ci import actions
     from mlgate.fileio import dumps_json
     from mlgate.gate import evaluate_revisions
-    from mlgate.git import Repo
+    from mlgate.git import WORKTREE, Repo
 
     repo = Repo.discover()
     baseline: str = args.baseline or resolve_baseline(repo)
-    result = evaluate_revisions(repo, baseline=baseline)
+    result = evaluate_revisions(repo, baseline=baseline, candidate=args.candidate or WORKTREE)
     if args.json:
         sys.stdout.write(dumps_json(result.to_json()))
     else:

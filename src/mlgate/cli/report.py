@@ -1,4 +1,4 @@
-"""``mlgate report [BASELINE] [-o FILE]``: the Markdown report for a pull request."""
+"""``mlgate report [BASELINE [CANDIDATE]] [-o FILE]``: the Markdown report for a pull request."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ HELP = "write the Markdown PR report: verdict, metrics, params, slices, validati
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from mlgate.cli._args import add_baseline
+    from mlgate.cli._args import add_revisions
 
-    add_baseline(parser)
+    add_revisions(parser)
     parser.add_argument(
         "-o", "--output", metavar="FILE", help="write the report to FILE (default: stdout)"
     )
@@ -22,13 +22,13 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.baseline import resolve_baseline
     from mlgate.ci import actions
     from mlgate.fileio import write_text
-    from mlgate.git import Repo
+    from mlgate.git import WORKTREE, Repo
     from mlgate.report.collect import collect
     from mlgate.report.markdown import render_report
 
     repo = Repo.discover()
     baseline: str = args.baseline or resolve_baseline(repo)
-    data = collect(repo, baseline=baseline)
+    data = collect(repo, baseline=baseline, candidate=args.candidate or WORKTREE)
     markdown = render_report(data, marker=True)
     if args.output:
         write_text(args.output, markdown)
