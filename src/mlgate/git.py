@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,17 +214,33 @@ class Repo:
 
         ``kind`` is ``blob``, ``tree`` or ``commit`` (a submodule); one ``git ls-tree`` process.
         """
-        proc = self.run("ls-tree", "-r", "-t", "-z", "--full-tree", rev, check=False)
-        if proc.returncode != 0:
-            self.resolve(rev)  # a clear error when the revision itself is unknown
-            raise GitError(f"git ls-tree {rev}: {proc.stderr.decode(errors='replace').strip()}")
-        out: dict[str, tuple[str, str]] = {}
-        for record in proc.stdout.decode(errors="surrogateescape").split("\x00"):
-            meta, sep, path = record.partition("\t")
-            if sep:
-                _mode, kind, oid = meta.split(" ", 2)
-                out[path] = (kind, oid)
-        return out
+        return self.ls_tree_start(rev)()
+
+    def ls_tree_start(self, rev: str) -> Callable[[], dict[str, tuple[str, str]]]:
+        """:meth:`ls_tree` started in the background; call the result to wait for it.
+
+        Lets a caller read other objects (``git cat-file``) while git lists the tree.
+        """
+        args = ["git", "ls-tree", "-r", "-t", "-z", "--full-tree", rev]
+        env = dict(self.env) if self.env is not None else None
+        proc = subprocess.Popen(
+            args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+
+        def wait() -> dict[str, tuple[str, str]]:
+            out, err = proc.communicate()
+            if proc.returncode != 0:
+                self.resolve(rev)  # a clear error when the revision itself is unknown
+                raise GitError(f"git ls-tree {rev}: {err.decode(errors='replace').strip()}")
+            listing: dict[str, tuple[str, str]] = {}
+            for record in out.decode(errors="surrogateescape").split("\x00"):
+                meta, sep, path = record.partition("\t")
+                if sep:
+                    _mode, kind, oid = meta.split(" ", 2)
+                    listing[path] = (kind, oid)
+            return listing
+
+        return wait
 
     def ls_worktree(self, *names: str) -> list[str]:
         """Files of the working tree: tracked, plus untracked ones git does not ignore.

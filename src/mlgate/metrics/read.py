@@ -212,8 +212,9 @@ class RevisionReader:
         self._blobs: dict[str, bytes | None] = {}
         self._layout: Layout | None = None
         self._manifests: dict[str, dict[str, tuple[str, bool]]] = {}
-        self._list()
-        self._prefetch([PARAMS_FILE] if params else [], prefetch)
+        extra = [PARAMS_FILE] if params else []
+        self._list([DVC_YAML, DVC_LOCK, *extra, *prefetch])
+        self._prefetch(extra, prefetch)
 
     @property
     def store(self) -> ObjectStore:
@@ -235,11 +236,13 @@ class RevisionReader:
             self._store.close()
 
     # -- stage 1: which files exist --------------------------------------------------------------
-    def _list(self) -> None:
+    def _list(self, early: Sequence[str]) -> None:
         if self.rev == WORKTREE:  # other files are looked up on disk, as DVC reads them
             files = self.repo.ls_worktree(DVC_YAML, DVCIGNORE, ".dvc/config")
-        else:
-            self._listing = self.repo.ls_tree(self.rev)
+        else:  # list the tree while the root's files (and the hints) are read by path
+            wait = self.repo.ls_tree_start(self.rev)
+            self._blobs.update(self.repo.show_many(self.rev, list(dict.fromkeys(early))))
+            self._listing = wait()
             files = [p for p, (kind, _) in self._listing.items() if kind == "blob"]
         self._files = set(files)
         for path in files:
