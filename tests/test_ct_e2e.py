@@ -171,3 +171,38 @@ def test_worse_deployed_model_is_rolled_back(
         for e in json.loads(mlgate("history", "--json", cwd=proj, env=env).stdout)["deployments"]
     ]
     assert kinds == ["rollback", "deploy", "deploy"]
+
+
+def _tree_state(proj: Path, env: dict[str, str]) -> dict[str, object]:
+    """HEAD, index, status and the bytes of every file (the DVC cache and tmp aside)."""
+    import hashlib
+
+    skip = (".git/", ".dvc/cache/", ".dvc/tmp/")
+    files = {
+        p.relative_to(proj).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(proj.rglob("*"))
+        if p.is_file() and not p.relative_to(proj).as_posix().startswith(skip)
+    }
+    return {
+        "head": git("rev-parse", "HEAD", cwd=proj, env=env),
+        "index": git("ls-files", "--stage", "--debug", cwd=proj, env=env),
+        "status": git("status", "--porcelain", "--ignored", cwd=proj, env=env),
+        "dvc": run(["dvc", "status", "--json"], cwd=proj, env=env).stdout,
+        "files": files,
+    }
+
+
+def test_dry_run_changes_nothing(
+    reproduced_project: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    proj = reproduced_project
+    _setup(proj, tmp_path, env)
+    _batch(proj, "batch_001.csv", 0, 200)
+    before = _tree_state(proj, env)
+    assert before["status"]  # the new batch, untracked
+    code, out = _ct(proj, env, "--dry-run", "--mode", "release")
+    assert (code, out["outcome"]) == (0, "dry_run"), out["message"]
+    assert out["monitoring"]["version"] == "v1.0.0"  # monitored, but nothing written
+    after = _tree_state(proj, env)
+    assert after["files"] == before["files"]
+    assert after == before

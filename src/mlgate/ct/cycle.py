@@ -15,7 +15,8 @@
 6. ``pr``: commit on ``ct/<date>-<batch>``, push, open a pull request with the report;
    ``release``: commit on the base branch, tag the next patch version, release it.
 
-``dry_run`` stops before any commit, push, pull request or release.
+``dry_run`` stops before any commit, push, pull request or release, and leaves the tree
+and the index as it found them (the retrained pipeline's files are put back).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -384,8 +386,8 @@ class _Cycle:
         records = read_log(path)
         if records and (records[-1].version, records[-1].batch) == (pointer.version, batch):
             return records[-1]  # a rerun of the same cycle (e.g. after a rejection): logged already
-        write_log(path, append(records, record))
-        if not self.dry_run:
+        if not self.dry_run:  # a dry run reports the record and writes nothing
+            write_log(path, append(records, record))
             paths = [MONITORING_PATH] + [
                 self._batch_path(n) for n in new if not self.repo.is_ignored(self._batch_path(n))
             ]
@@ -409,6 +411,14 @@ class _Cycle:
         """Put the pipeline's files back as they are at HEAD (after a rejected candidate)."""
         self.repo.restore_paths("HEAD", *self._pipeline_paths())
         self._dvc_checkout()
+
+    def _scratch(self) -> AbstractContextManager[None]:
+        """Where ``dvc repro`` runs: a dry run puts every pipeline file back afterwards."""
+        if not self.dry_run:
+            return nullcontext()
+        from mlgate.ct.preserve import pipeline_files, preserved
+
+        return preserved(self.root, pipeline_files(self.root))
 
     def _dvc_checkout(self) -> None:
         """Outputs back as ``dvc.lock`` at HEAD says, when the DVC cache has them (a fresh CI
@@ -496,13 +506,16 @@ class _Cycle:
                         f"post-deploy check: {pointer.version} holds up against {prev.version}"
                     )
 
-            self.log("retraining: dvc repro")
-            run_dvc(self.root, "repro", "--quiet")
-            from mlgate.ct.scoring import load_model
-
-            candidate = self._snapshot(
-                load_model(self.root / MODEL_PATH), rows, WORKTREE, "candidate"
+            self.log(
+                "retraining: dvc repro" + (" (then put back: dry run)" if self.dry_run else "")
             )
+            with self._scratch():
+                run_dvc(self.root, "repro", "--quiet")
+                from mlgate.ct.scoring import load_model
+
+                candidate = self._snapshot(
+                    load_model(self.root / MODEL_PATH), rows, WORKTREE, "candidate"
+                )
         gate = evaluate_snapshots(c.policy, baseline=live, candidate=candidate)
         common.update(gate=gate, extra={"candidate": candidate, "production": live})
         self.log(
