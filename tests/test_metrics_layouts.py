@@ -207,7 +207,8 @@ def test_metrics_directory_as_cached_output(
 
 # -- c. templated paths ----------------------------------------------------------------------
 TEMPLATED = {
-    "vars": [{"fmt": "json"}],  # params.yaml is loaded as well, implicitly
+    # inline values and another params file; params.yaml is loaded as well, implicitly
+    "vars": [{"fmt": "json"}, "paths.yaml"],
     "stages": {
         "report": {
             "wdir": "${report_dir}",
@@ -226,7 +227,7 @@ TEMPLATED = {
 
 
 def _params(name: str) -> dict[str, Any]:
-    return {"report_dir": "reports", "name": name, "eval": {"dir": "out", "file": "m.yaml"}}
+    return {"report_dir": "reports", "name": name}
 
 
 def test_templated_metrics_paths(tmp_path: Path, env: dict[str, str]) -> None:
@@ -237,6 +238,7 @@ def test_templated_metrics_paths(tmp_path: Path, env: dict[str, str]) -> None:
         files={
             "dvc.yaml": dvc_yaml(TEMPLATED),
             "params.yaml": _params("scores"),
+            "paths.yaml": "eval:\n  dir: out\n  file: m.yaml\n",
             "reports/.keep": "",
         },
     )
