@@ -303,7 +303,7 @@ def test_status_and_markdown(deployed: Path, env: dict[str, str]) -> None:
     from mlgate.deploy.status import status
 
     repo = Repo(deployed, env)
-    st = status(repo)
+    st = status(repo, model_path="models/model.skops")
     assert st.live == _pointer("v1.2.0", 3) and st.change_commit == repo.head()
     assert st.published is None and st.workspace_sha256 is None and st.workspace_differs
     model = deployed / "models" / "model.skops"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlgate.deploy.pipeline import check_pipeline, flatten, read_scores
+from mlgate.deploy.pipeline import check_pipeline, read_scores
 from mlgate.errors import DataError
 from mlgate.git import Repo
 from tests.conftest import git
@@ -59,14 +59,20 @@ def _repo(tmp_path: Path, env: dict[str, str], lock: dict, params: str, scores: 
     return Repo(root, env)
 
 
+MODEL = "models/model.skops"
 PARAMS = "train:\n  C: 1.0\ndata:\n  seed: 1\n"
 
 
 def test_up_to_date(tmp_path: Path, env: dict[str, str]) -> None:
     repo = _repo(tmp_path, env, _lock(), PARAMS, SCORES)
-    model = check_pipeline(repo, "HEAD", label="v1.0.0")
+    model = check_pipeline(repo, "HEAD", label="v1.0.0", model_path=MODEL)
     assert (model.path, model.md5, model.size) == ("models/model.skops", "a" * 32, 7)
-    assert read_scores(repo, "HEAD", label="v1.0.0") == {"accuracy": 0.9, "nested.f1": 0.8}
+    # numbers only (text and booleans dropped); an absent file gives nothing to record
+    assert read_scores(repo, "HEAD", path="metrics/scores.json") == {
+        "accuracy": 0.9,
+        "nested.f1": 0.8,
+    }
+    assert read_scores(repo, "HEAD", path="metrics/none.json") == {}
 
 
 @pytest.mark.parametrize(
@@ -85,7 +91,7 @@ def test_stale_or_odd_locks_are_refused(
 ) -> None:
     repo = _repo(tmp_path, env, lock, params, scores)
     with pytest.raises(DataError, match=message) as info:
-        check_pipeline(repo, "HEAD", label="v1.0.0")
+        check_pipeline(repo, "HEAD", label="v1.0.0", model_path=MODEL)
     assert str(info.value).startswith("v1.0.0: ")
 
 
@@ -94,9 +100,7 @@ def test_a_changed_dependency_is_refused(tmp_path: Path, env: dict[str, str]) ->
     (repo.root / "stages/train.py").write_text("print('changed')\n")
     git("commit", "-q", "-am", "edit stage", cwd=repo.root, env=env)
     with pytest.raises(DataError, match=r"stages/train\.py changed since dvc\.lock"):
-        check_pipeline(repo, "HEAD", label="v1.0.0")
-    check_pipeline(repo, "HEAD~1", label="v0.9.0")  # the earlier commit is still fine
-
-
-def test_flatten_keeps_numbers_only() -> None:
-    assert flatten({"a": 1, "b": {"c": 2.5, "d": "x", "e": False}}) == {"a": 1.0, "b.c": 2.5}
+        check_pipeline(repo, "HEAD", label="v1.0.0", model_path=MODEL)
+    check_pipeline(
+        repo, "HEAD~1", label="v0.9.0", model_path=MODEL
+    )  # the earlier commit is still fine

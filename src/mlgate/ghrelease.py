@@ -36,23 +36,28 @@ class Published:
 
 def release_notes(repo: Repo, tag: str) -> ReleaseNotes:
     """Render the notes for ``tag``, which must be released (a pointer commit names it)."""
+    from mlgate.models import parse_tag, pick_model
     from mlgate.report.collect import collect
     from mlgate.report.markdown import render_report
 
+    parsed = parse_tag(tag)
+    path = POINTER_PATH
+    if parsed is not None and repo.rev_exists(f"refs/tags/{tag}"):
+        path = pick_model(repo, rev=repo.resolve(f"refs/tags/{tag}"), tag=parsed).pointer
     deploy_commit = next(
         (
             sha
-            for sha in repo.log_file(POINTER_PATH, "%H")
-            if (p := read_pointer(repo, sha)) is not None and p.version == tag
+            for sha in repo.log_file(path, "%H")
+            if (p := read_pointer(repo, sha, path=path)) is not None and p.version == tag
         ),
         None,
     )
     if deploy_commit is None:
-        raise ConfigError(
-            f"{POINTER_PATH}: no commit names {tag}; run `mlgate release {tag}` first"
-        )
+        raise ConfigError(f"{path}: no commit names {tag}; run `mlgate release {tag}` first")
     previous = (
-        read_pointer(repo, f"{deploy_commit}^") if repo.rev_exists(f"{deploy_commit}^") else None
+        read_pointer(repo, f"{deploy_commit}^", path=path)
+        if repo.rev_exists(f"{deploy_commit}^")
+        else None
     )
     data = collect(repo, baseline=previous.commit if previous else None, candidate=tag)
     if previous is None:

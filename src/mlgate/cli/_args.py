@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_baseline(parser: argparse.ArgumentParser) -> None:
@@ -35,3 +36,31 @@ def add_push(parser: argparse.ArgumentParser, *, what: str) -> None:
         "--git-remote", default="origin", metavar="NAME", help="git remote for --push (origin)"
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def add_model(parser: argparse.ArgumentParser) -> None:
+    """``--model NAME``: which model under ``artifacts:`` (omitted when there is one)."""
+    parser.add_argument(
+        "--model",
+        metavar="NAME",
+        help="the model (an `artifacts:` name in dvc.yaml); needed when there are several",
+    )
+
+
+def project_root() -> Path:
+    """The repository's top folder (outside git: the current folder), where the paths in
+    params.yaml start, whichever subfolder a command runs in."""
+    from mlgate.errors import GitError
+    from mlgate.git import Repo
+
+    try:
+        return Repo.discover().root
+    except GitError:
+        return Path.cwd()
+
+
+def from_root(root: Path, path: str) -> str:
+    """``path`` (relative to ``root``) as the current folder names it, for messages."""
+    import os
+
+    return os.path.relpath(root / path)

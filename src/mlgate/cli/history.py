@@ -8,6 +8,9 @@ HELP = "deployment history from the git log of the pointer, newest first"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from mlgate.cli._args import add_model
+
+    add_model(parser)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON (schema_version 1)")
     fmt.add_argument("--md", action="store_true", help="a Markdown table")
@@ -19,8 +22,10 @@ def run(args: argparse.Namespace) -> int:
 
     from mlgate.deploy.history import history, history_json
     from mlgate.git import Repo
+    from mlgate.models import pointer_of
 
-    entries = history(Repo.find())
+    repo = Repo.find()
+    entries = history(repo, path=pointer_of(repo, args.model)[0])
     if args.json:
         from mlgate.fileio import dumps_json
 

@@ -8,6 +8,9 @@ HELP = "fetch the live model (or --version V) from the DVC remote and verify its
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from mlgate.cli._args import add_model
+
+    add_model(parser)
     parser.add_argument("--version", dest="model_version", metavar="V", help="an earlier version")
     parser.add_argument(
         "-o", "--output", default=".", metavar="DIR", help="folder to write the model to (.)"
@@ -21,9 +24,15 @@ def run(args: argparse.Namespace) -> int:
 
     from mlgate.deploy.pull import pull_model
     from mlgate.git import Repo
+    from mlgate.models import pointer_of
 
+    repo = Repo.find()
     dest = pull_model(
-        Repo.find(), version=args.model_version, out_dir=Path(args.output), remote=args.remote
+        repo,
+        version=args.model_version,
+        out_dir=Path(args.output),
+        remote=args.remote,
+        path=pointer_of(repo, args.model)[0],
     )
     sys.stdout.write(f"{dest}\n")
     return 0

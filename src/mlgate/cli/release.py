@@ -8,9 +8,12 @@ HELP = "release a v<semver> tag: gate it against production, push its model, com
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from mlgate.cli._args import add_push
+    from mlgate.cli._args import add_model, add_push
 
-    parser.add_argument("tag", help="the release tag, v<semver> (e.g. v1.2.0)")
+    parser.add_argument(
+        "tag", help="the release tag: v<semver> (the only model) or NAME@v<semver> (model NAME)"
+    )
+    add_model(parser)
     add_push(parser, what="deploy")
 
 
@@ -28,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         remote=args.remote,
         push=args.push,
         git_remote=args.git_remote,
+        model=args.model,
     )
     if args.json:
         sys.stdout.write(dumps_json(result.to_json()))

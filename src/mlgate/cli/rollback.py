@@ -11,6 +11,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from mlgate.cli._args import add_push
 
     parser.add_argument("--to", metavar="VERSION", help="roll back to this earlier version")
+    from mlgate.cli._args import add_model
+
+    add_model(parser)
     add_push(parser, what="rollback")
 
 
@@ -20,9 +23,17 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.deploy.rollback import rollback
     from mlgate.fileio import dumps_json
     from mlgate.git import Repo
+    from mlgate.models import pointer_of
 
+    repo = Repo.find()
+    pointer, _ = pointer_of(repo, args.model)
     result = rollback(
-        Repo.find(), to=args.to, push=args.push, remote=args.remote, git_remote=args.git_remote
+        repo,
+        to=args.to,
+        push=args.push,
+        remote=args.remote,
+        git_remote=args.git_remote,
+        path=pointer,
     )
     if args.json:
         sys.stdout.write(dumps_json(result.to_json()))

@@ -16,26 +16,51 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "range, plus quantile bins and category shares for drift. Review the YAML, then commit.",
     )
     infer.add_argument("data", metavar="DATA", help="CSV or Parquet file (the reference data)")
-    infer.add_argument("-o", "--output", default="data/schema.yaml", help="schema YAML to write")
+    infer.add_argument(
+        "-o",
+        "--output",
+        help="schema YAML to write (default: validate.schema in params.yaml or data/schema.yaml)",
+    )
     infer.add_argument(
         "--profile",
-        default="data/reference_profile.json",
-        help="reference profile JSON to write",
+        help="reference profile JSON to write (default: the schema's own: validate.profile "
+        "or data/reference_profile.json for the default schema, else OUTPUT.profile.json)",
+    )
+    infer.add_argument(
+        "--force", action="store_true", help="overwrite an existing schema or profile"
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    from mlgate.cli._args import from_root, project_root
     from mlgate.data.infer import infer
     from mlgate.data.profile import write_profile
     from mlgate.data.schema import dump_schema
+    from mlgate.data.validate import load_settings, paired_profile
+    from mlgate.errors import ConfigError
     from mlgate.fileio import write_text
 
+    root = project_root()
+    settings = load_settings(from_root(root, "params.yaml"))
+    output: str = args.output or from_root(root, settings.schema)
+    profile_path: str = args.profile or os.path.relpath(
+        paired_profile(output, settings=settings, root=root)
+    )
+    if not args.force:
+        for path in (output, profile_path):
+            if os.path.exists(path):
+                raise ConfigError(
+                    f"{path} exists (a reviewed schema and its profile are not replaced "
+                    "silently); pass --force to overwrite, or -o FILE to write elsewhere"
+                )
     schema, profile = infer(args.data)
-    write_text(args.output, dump_schema(schema))
-    write_profile(args.profile, profile)
+    write_text(output, dump_schema(schema))
+    write_profile(profile_path, profile)
     print(
         f"{args.data}: {profile.rows} rows, {len(schema.columns)} columns -> "
-        f"{args.output} (review it, then commit), {args.profile} "
+        f"{output} (review it, then commit), {profile_path} "
         f"({len(profile.columns)} columns profiled)"
     )
     return 0

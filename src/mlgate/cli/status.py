@@ -8,6 +8,9 @@ HELP = "what is live now, and whether the workspace model differs from it"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from mlgate.cli._args import add_model
+
+    add_model(parser)
     parser.add_argument("--json", action="store_true", help="JSON (schema_version 1)")
 
 
@@ -16,8 +19,11 @@ def run(args: argparse.Namespace) -> int:
 
     from mlgate.deploy.status import status
     from mlgate.git import Repo
+    from mlgate.models import pointer_of
 
-    st = status(Repo.find())
+    repo = Repo.find()
+    pointer, model_path = pointer_of(repo, args.model)
+    st = status(repo, model_path=model_path or "(no model declared)", path=pointer)
     if args.json:
         from mlgate.fileio import dumps_json
 
@@ -27,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     if st.live is None:
-        out.write("nothing is live: no deploy/production.yaml yet (`mlgate release vX.Y.Z`)\n")
+        out.write(f"nothing is live: no {pointer} yet (`mlgate release vX.Y.Z`)\n")
     else:
         where = {True: "pushed", False: "not pushed yet", None: "no origin"}[st.published]
         out.write(
@@ -35,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         )
         out.write("".join(f"  {line}\n" for line in pointer_lines(st.live)))
     if st.pointer_modified:
-        out.write("deploy/production.yaml has uncommitted changes\n")
+        out.write(f"{pointer} has uncommitted changes\n")
     if st.workspace_sha256 is None:
         out.write(f"workspace: no {st.model_path} (run `dvc repro` or `dvc pull`)\n")
     elif st.workspace_differs:

@@ -14,10 +14,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--profile",
-        help="reference profile JSON for drift (default, unless --schema is given: "
-        "validate.profile in params.yaml or data/reference_profile.json, when it exists)",
+        help="reference profile JSON for drift (default: the schema's own: validate.profile "
+        "or data/reference_profile.json for the default schema, else SCHEMA.profile.json)",
     )
-    parser.add_argument("--params", default="params.yaml", help="thresholds: its validate: section")
+    parser.add_argument(
+        "--params",
+        help="thresholds: its validate: section (default: params.yaml at the repository root)",
+    )
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the metrics JSON instead of tables")
     out.add_argument("--md", action="store_true", help="print the Markdown report section")
@@ -28,15 +31,26 @@ def run(args: argparse.Namespace) -> int:
     import os
     import sys
 
-    from mlgate.data.validate import load_inputs, load_settings, validate_file
+    from mlgate.cli._args import from_root, project_root
+    from mlgate.cli._console import warn
+    from mlgate.data.validate import load_inputs, load_settings, paired_profile, validate_file
     from mlgate.fileio import dumps_json, write_json
 
-    settings = load_settings(args.params)
-    profile_path = args.profile
-    # schema and profile come in pairs: an explicit --schema does not take the default profile
-    if profile_path is None and args.schema is None and os.path.isfile(settings.profile):
-        profile_path = settings.profile
-    schema, profile = load_inputs(args.schema or settings.schema, profile_path)
+    # defaults start at the repository root, as the gate's do; paths typed here, at the cwd
+    root = project_root()
+    settings = load_settings(args.params or from_root(root, "params.yaml"))
+    schema_path: str = args.schema or from_root(root, settings.schema)
+    profile_path: str | None = args.profile
+    missing = None
+    if profile_path is None:  # schema and profile come in pairs: the schema's own profile
+        paired = os.path.relpath(paired_profile(schema_path, settings=settings, root=root))
+        profile_path, missing = (paired, None) if os.path.isfile(paired) else (None, paired)
+    schema, profile = load_inputs(schema_path, profile_path)
+    if missing is not None:
+        warn(
+            f"{missing}: no reference profile for {schema_path}, drift not measured; "
+            f"`mlgate schema infer DATA -o {schema_path}` writes both, --profile FILE names one"
+        )
     console = None
     progress = None
     large = os.path.isfile(args.data) and os.path.getsize(args.data) > 32 << 20

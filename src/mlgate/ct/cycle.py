@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from mlgate.ml.dataset import DataParams
     from mlgate.ml.evaluation import EvaluateParams
 
-MODEL_PATH = "models/model.skops"
 FAILING = ("invalid_data", "rejected")
 #: Gate checks that compare with the baseline: the post-deploy check rolls back only on these
 #: (an absolute floor that both models miss on a hard batch is no reason to switch models).
@@ -512,9 +511,10 @@ class _Cycle:
             with self._scratch():
                 run_dvc(self.root, "repro", "--quiet")
                 from mlgate.ct.scoring import load_model
+                from mlgate.models import pick_model
 
                 candidate = self._snapshot(
-                    load_model(self.root / MODEL_PATH), rows, WORKTREE, "candidate"
+                    load_model(self.root / pick_model(self.repo).path), rows, WORKTREE, "candidate"
                 )
         gate = evaluate_snapshots(c.policy, baseline=live, candidate=candidate)
         common.update(gate=gate, extra={"candidate": candidate, "production": live})

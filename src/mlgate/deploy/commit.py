@@ -39,6 +39,7 @@ def commit_pointer(
     message: str,
     change: Callable[[], None],
     push_to: str | None,
+    path: str = POINTER_PATH,
 ) -> str:
     """Apply ``change`` (it edits the pointer and/or the index), commit, optionally push.
 
@@ -49,7 +50,7 @@ def commit_pointer(
     new: str | None = None
     try:
         change()
-        repo.add(POINTER_PATH)
+        repo.add(path)
         new = repo.commit(message)
         if push_to is not None:
             try:
@@ -62,10 +63,10 @@ def commit_pointer(
     except BaseException as exc:
         try:
             if new is not None and repo.head() == new:
-                repo.undo_commit(branch, new, old, POINTER_PATH)
+                repo.undo_commit(branch, new, old, path)
             else:
                 repo.run("revert", "--quit", check=False)
-                repo.restore_paths(old, POINTER_PATH)
+                repo.restore_paths(old, path)
         except MlgateError as undo_exc:  # pragma: no cover - reported with the original error
             raise GitError(f"{exc}; and undoing it failed too: {undo_exc}") from exc
         raise

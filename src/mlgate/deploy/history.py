@@ -133,7 +133,9 @@ def classify(subject: str, pointer: Pointer | None) -> str:
     return "edit"
 
 
-def deployments(records: list[LogRecord], blobs: dict[str, bytes]) -> list[Deployment]:
+def deployments(
+    records: list[LogRecord], blobs: dict[str, bytes], path: str = POINTER_PATH
+) -> list[Deployment]:
     """Combine log records with the pointer blobs (pure)."""
     out: list[Deployment] = []
     for rec in records:
@@ -143,8 +145,8 @@ def deployments(records: list[LogRecord], blobs: dict[str, bytes]) -> list[Deplo
             data = blobs.get(rec.blob)
             try:
                 if data is None:
-                    raise MlgateError(f"{rec.commit[:12]}:{POINTER_PATH}: blob {rec.blob} missing")
-                pointer = parse_pointer(data, f"{rec.commit[:12]}:{POINTER_PATH}")
+                    raise MlgateError(f"{rec.commit[:12]}:{path}: blob {rec.blob} missing")
+                pointer = parse_pointer(data, f"{rec.commit[:12]}:{path}")
             except MlgateError as exc:
                 error = str(exc)
         kind = "edit" if error else classify(rec.subject, pointer)
@@ -178,14 +180,14 @@ def in_effect(entries: list[Deployment]) -> list[bool]:
     return flags
 
 
-def history(repo: Repo, *, rev: str = "HEAD") -> list[Deployment]:
-    """Every change of the pointer reachable from ``rev``, newest first (merges skipped)."""
+def history(repo: Repo, *, rev: str = "HEAD", path: str = POINTER_PATH) -> list[Deployment]:
+    """Every change of the pointer ``path`` reachable from ``rev``, newest first (no merges)."""
     if not repo.rev_exists(rev):
         return []
-    text = repo.log_raw(POINTER_PATH, LOG_FORMAT, "--no-merges", rev)
-    records = parse_log(text)
+    text = repo.log_raw(path, LOG_FORMAT, "--no-merges", rev)
+    records = parse_log(text, path)
     blobs = repo.cat_blobs([r.blob for r in records if r.blob])
-    return deployments(records, blobs)
+    return deployments(records, blobs, path)
 
 
 def history_json(entries: list[Deployment]) -> dict[str, Any]:

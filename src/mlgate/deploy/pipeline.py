@@ -15,11 +15,8 @@ from typing import Any
 
 from mlgate.config import loads_yaml
 from mlgate.errors import DataError
-from mlgate.fileio import loads_json
 from mlgate.git import Repo
 
-MODEL_PATH = "models/model.skops"
-SCORES_PATH = "metrics/scores.json"
 LOCK_PATH = "dvc.lock"
 
 
@@ -47,9 +44,7 @@ def _lookup(data: Any, dotted: str) -> Any:
     return data
 
 
-def check_pipeline(
-    repo: Repo, rev: str, *, label: str, model_path: str = MODEL_PATH
-) -> LockedModel:
+def check_pipeline(repo: Repo, rev: str, *, label: str, model_path: str) -> LockedModel:
     """Check that ``dvc.lock`` at ``rev`` matches the files committed there; return the model.
 
     ``label`` names the revision in messages (a tag such as ``v1.2.0``). Raises DataError
@@ -117,27 +112,32 @@ def check_pipeline(
                     )
     if model is None or len(model.md5) != 32 or model.size < 0:
         raise DataError(
-            f"{label}: dvc.lock at {rev[:12]} records no output {model_path} (with md5 and size); {fix}"
+            f"{label}: dvc.lock at {rev[:12]} records no output {model_path} (with md5 and "
+            f"size), the path dvc.yaml declares under `artifacts:`; make it a stage output "
+            f"(`outs: [{model_path}]`), run `dvc repro`, commit dvc.lock and tag again, or fix "
+            "the artifact's `path:`"
         )
-    if at_rev(SCORES_PATH) is None:
-        raise DataError(f"{label}: no {SCORES_PATH} at {rev[:12]}; {fix}")
     return model
 
 
-def flatten(data: Any, prefix: str = "") -> dict[str, float]:
-    """Numbers of a nested mapping with dotted keys, like ``dvc metrics show`` (others dropped)."""
-    out: dict[str, float] = {}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            out.update(flatten(value, f"{prefix}{key}."))
-    elif isinstance(data, int | float) and not isinstance(data, bool):
-        out[prefix.rstrip(".")] = float(data)
-    return out
+def read_scores(repo: Repo, rev: str, *, path: str) -> dict[str, float]:
+    """The numbers of the metrics file ``path`` at ``rev``, read as the gate reads it.
 
+    Empty when the file cannot be read there (the gate has already judged the release).
+    """
+    from mlgate.errors import MlgateError
+    from mlgate.metrics.read import RevisionReader, flatten, is_number, load_metrics
 
-def read_scores(repo: Repo, rev: str, *, label: str) -> dict[str, float]:
-    """``metrics/scores.json`` at ``rev``, flattened to ``{"accuracy": 0.98, ...}``."""
-    raw = repo.show(rev, SCORES_PATH)
-    if raw is None:
-        raise DataError(f"{label}: no {SCORES_PATH} at {rev[:12]}; run `dvc repro` and commit it")
-    return flatten(loads_json(raw, f"{label}:{SCORES_PATH}"))
+    reader = RevisionReader(repo, rev)
+    try:
+        raw = reader.read(path)
+        if raw is None:
+            return {}
+        flat = flatten(load_metrics(raw, reader.source(path)), reader.source(path))
+    except MlgateError:
+        return {}
+    finally:
+        reader.close()
+    return {
+        k: float(v) for k, v in flat.items() if is_number(v) and v == v and abs(v) != float("inf")
+    }

@@ -27,8 +27,10 @@ from mlgate.config import Section, dumps_yaml, loads_yaml
 from mlgate.errors import ConfigError
 from mlgate.fileio import write_text
 from mlgate.git import WORKTREE, Repo
+from mlgate.models import SINGLE_POINTER, parse_tag
 
-POINTER_PATH = "deploy/production.yaml"
+#: The pointer of a repository's only model (others: :attr:`mlgate.models.Model.pointer`).
+POINTER_PATH = SINGLE_POINTER
 
 #: ``v`` + semantic version 2.0.0 (https://semver.org/#is-there-a-suggested-regular-expression-regex-to-check-a-semver-string).
 SEMVER_TAG = re.compile(
@@ -44,8 +46,8 @@ _MODEL_KEYS = ("path", "md5", "sha256", "size")
 
 
 def is_release_tag(name: str) -> bool:
-    """True for ``v<semver>`` tags such as ``v1.2.0`` or ``v2.0.0-rc.1``."""
-    return SEMVER_TAG.match(name) is not None
+    """True for ``v<semver>`` tags (``v1.2.0``, ``v2.0.0-rc.1``) and GTO's ``NAME@v1.2.0``."""
+    return parse_tag(name) is not None
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,10 @@ def parse_pointer(text: bytes | str, source: str) -> Pointer:
     model.check_keys(_MODEL_KEYS)
     version = root.string("version")
     if not is_release_tag(version):
-        root.fail("version", f"expected a release tag v<semver> such as v1.2.0, got {version!r}")
+        root.fail(
+            "version",
+            f"expected a release tag v<semver> or NAME@v<semver> such as v1.2.0, got {version!r}",
+        )
     metrics = root.optional_section("metrics")
     return Pointer(
         version=version,
@@ -168,12 +173,12 @@ def dumps_pointer(pointer: Pointer) -> str:
     return _HEADER + dumps_yaml(pointer.to_dict())
 
 
-def read_pointer(repo: Repo, rev: str = WORKTREE) -> Pointer | None:
+def read_pointer(repo: Repo, rev: str = WORKTREE, *, path: str = POINTER_PATH) -> Pointer | None:
     """The pointer at ``rev`` (the working tree by default); None when there is none yet."""
-    data = repo.show(rev, POINTER_PATH)
+    data = repo.show(rev, path)
     if data is None:
         return None
-    source = POINTER_PATH if rev == WORKTREE else f"{rev}:{POINTER_PATH}"
+    source = path if rev == WORKTREE else f"{rev}:{path}"
     return parse_pointer(data, source)
 
 

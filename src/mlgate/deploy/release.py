@@ -18,20 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.deploy.commit import commit_pointer, require_default_branch
 from mlgate.deploy.history import history
-from mlgate.deploy.pipeline import MODEL_PATH, check_pipeline, read_scores
-from mlgate.deploy.pointer import (
-    POINTER_PATH,
-    ModelRef,
-    Pointer,
-    is_release_tag,
-    read_pointer,
-    write_pointer,
-)
+from mlgate.deploy.pipeline import check_pipeline, read_scores
+from mlgate.deploy.pointer import ModelRef, Pointer, read_pointer, write_pointer
 from mlgate.deploy.remote import push_model
 from mlgate.deploy.rollback import rollback
 from mlgate.deploy.status import status
 from mlgate.errors import GitError
+from mlgate.gate.policy import DEFAULT_METRICS_FILE
 from mlgate.git import WORKTREE, Repo
+from mlgate.models import Model, parse_tag, pick_model
 
 if TYPE_CHECKING:
     from mlgate.gate import GateResult
@@ -71,8 +66,11 @@ class ReleaseResult:
 
 
 def _tag_commit(repo: Repo, tag: str) -> str:
-    if not is_release_tag(tag):
-        raise GitError(f"{tag!r} is not a release tag; name releases v<semver>, e.g. v1.2.0")
+    if parse_tag(tag) is None:
+        raise GitError(
+            f"{tag!r} is not a release tag; name releases v<semver> (the only model) or "
+            "NAME@v<semver> (model NAME, as GTO names them), e.g. v1.2.0"
+        )
     if not repo.rev_exists(f"refs/tags/{tag}"):
         raise GitError(
             f"tag {tag} does not exist; create it with `git tag {tag}` (or `git fetch --tags`)"
@@ -102,19 +100,22 @@ def release(
     remote: str | None = None,
     push: bool = False,
     git_remote: str = "origin",
-    model_path: str = MODEL_PATH,
+    model: str | None = None,
     gate: Callable[..., GateResult] = _default_gate,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ReleaseResult:
     """Release ``tag``: gate it against the live pointer, push its model, commit the pointer.
 
-    Returns ``gate_failed`` (nothing changed) or ``noop`` (already live) as results; raises
-    MlgateError for everything else, with the pointer and the branch as they were.
+    The model is the one ``dvc.yaml`` declares under ``artifacts:`` at the tagged commit:
+    ``model`` (``--model``), the tag's ``NAME@``, or the only one. Returns ``gate_failed``
+    (nothing changed) or ``noop`` (already live) as results; raises MlgateError for
+    everything else, with the pointer and the branch as they were.
     """
     sha = _tag_commit(repo, tag)
     branch = require_default_branch(repo, action="release")
     _on_default_history(repo, sha, branch, tag)
-    current = read_pointer(repo, WORKTREE)
+    chosen: Model = pick_model(repo, model, rev=sha, tag=parse_tag(tag))
+    current = read_pointer(repo, WORKTREE, path=chosen.pointer)
     if current is not None and current.version == tag:
         if current.commit == sha:
             return ReleaseResult("noop", tag, current, current)
@@ -122,9 +123,11 @@ def release(
             f"{tag} is live with commit {current.commit[:12]}, but the tag now points at "
             f"{sha[:12]}; never move a release tag: tag the new commit with a new version"
         )
-    locked = check_pipeline(repo, sha, label=tag, model_path=model_path)
-    metrics = read_scores(repo, sha, label=tag)
+    locked = check_pipeline(repo, sha, label=tag, model_path=chosen.path)
     verdict = gate(repo, baseline=current.commit if current else None, candidate=sha)
+    metrics = read_scores(
+        repo, sha, path=verdict.policy.metrics_file if verdict.policy else DEFAULT_METRICS_FILE
+    )
     if not verdict.passed:
         return ReleaseResult("gate_failed", tag, None, current, gate=verdict)
     stored = push_model(repo.root, md5=locked.md5, size=locked.size, version=tag, remote=remote)
@@ -141,8 +144,9 @@ def release(
         repo,
         branch=branch,
         message=f"deploy: {tag}",
-        change=lambda: write_pointer(repo.root / POINTER_PATH, pointer),
+        change=lambda: write_pointer(repo.root / chosen.pointer, pointer),
         push_to=git_remote if push else None,
+        path=chosen.pointer,
     )
     return ReleaseResult(
         "released",

@@ -45,7 +45,9 @@ class RollbackResult:
         }
 
 
-def plan_rollback(entries: list[Deployment], to: str | None) -> tuple[list[Deployment], Pointer]:
+def plan_rollback(
+    entries: list[Deployment], to: str | None, path: str = POINTER_PATH
+) -> tuple[list[Deployment], Pointer]:
     """Which pointer commits to revert (newest first) and the pointer that results (pure).
 
     Only changes still in effect count (see :func:`in_effect`); rollback commits themselves
@@ -54,7 +56,7 @@ def plan_rollback(entries: list[Deployment], to: str | None) -> tuple[list[Deplo
     """
     if not entries or entries[0].pointer is None:
         raise GitError(
-            f"nothing to roll back: {POINTER_PATH} names no release; "
+            f"nothing to roll back: {path} names no release; "
             "release one with `mlgate release vX.Y.Z`"
         )
     current = entries[0].pointer
@@ -64,7 +66,7 @@ def plan_rollback(entries: list[Deployment], to: str | None) -> tuple[list[Deplo
         d = next((k for k in changes if entries[k].kind == "deploy"), None)
         if d is None:
             raise GitError(
-                f"nothing to roll back: no deploy commit of {POINTER_PATH} is in effect; "
+                f"nothing to roll back: no deploy commit of {path} is in effect; "
                 "see `mlgate history`"
             )
         target = entries[d + 1].pointer if d + 1 < len(entries) else None
@@ -75,7 +77,7 @@ def plan_rollback(entries: list[Deployment], to: str | None) -> tuple[list[Deplo
             )
         return [entries[k] for k in changes if k <= d], target
     if not is_release_tag(to):
-        raise GitError(f"--to {to!r}: expected a release version such as v1.2.0")
+        raise GitError(f"--to {to!r}: expected a release version such as v1.2.0 or NAME@v1.2.0")
     if current.version == to:
         raise GitError(f"nothing to roll back: {to} is already live")
     for k in changes:
@@ -98,6 +100,7 @@ def rollback(
     push: bool = False,
     remote: str | None = None,
     git_remote: str = "origin",
+    path: str = POINTER_PATH,
 ) -> RollbackResult:
     """Revert pointer commits so the pointer names the previous model (or version ``to``).
 
@@ -105,20 +108,20 @@ def rollback(
     a commit to revert changed other files too, or the DVC remote lacks the target's model.
     """
     branch = require_default_branch(repo, action="roll back")
-    entries = history(repo)
-    live = read_pointer(repo, WORKTREE)
+    entries = history(repo, path=path)
+    live = read_pointer(repo, WORKTREE, path=path)
     if entries and entries[0].pointer != live:
         raise GitError(
-            f"{POINTER_PATH} differs from its last commit; commit or restore it before rolling back"
+            f"{path} differs from its last commit; commit or restore it before rolling back"
         )
-    reverts, target = plan_rollback(entries, to)
+    reverts, target = plan_rollback(entries, to, path)
     assert live is not None  # plan_rollback refuses when there is no pointer
     for entry in reverts:
-        others = [p for p in entry.paths if p != POINTER_PATH]
+        others = [p for p in entry.paths if p != path]
         if others:
             raise GitError(
                 f"commit {entry.change_commit[:12]} ({entry.subject}) changed {', '.join(others)} "
-                f"besides {POINTER_PATH}; revert it by hand"
+                f"besides {path}; revert it by hand"
             )
     if not remote_has(repo.root, md5=target.model.md5, size=target.model.size, remote=remote):
         raise RemoteError(
@@ -131,11 +134,11 @@ def rollback(
 
     def change() -> None:
         repo.revert_no_commit(*shas)
-        got = read_pointer(repo, WORKTREE)
+        got = read_pointer(repo, WORKTREE, path=path)
         if got != target:
             raise GitError(
                 f"reverting {', '.join(s[:12] for s in shas)} did not restore {target.version} "
-                f"in {POINTER_PATH}; roll back by hand with `git revert`"
+                f"in {path}; roll back by hand with `git revert`"
             )
 
     new = commit_pointer(
@@ -144,5 +147,6 @@ def rollback(
         message=f"rollback: {live.version} -> {target.version}\n\n{body}",
         change=change,
         push_to=git_remote if push else None,
+        path=path,
     )
     return RollbackResult(live, target, shas, new, pushed=push)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlgate.deploy.pipeline import MODEL_PATH
 from mlgate.deploy.pointer import POINTER_PATH, Pointer, read_pointer
 from mlgate.deploy.remote import digest_file
 from mlgate.git import Repo
@@ -44,22 +43,25 @@ class Status:
         }
 
 
-def status(repo: Repo) -> Status:
-    """The live deployment and how the workspace compares; reads git and one file, no DVC."""
+def status(repo: Repo, *, model_path: str, path: str = POINTER_PATH) -> Status:
+    """The live deployment and how the workspace compares; reads git and one file, no DVC.
+
+    ``model_path`` is the declared model (``artifacts:``); ``path`` its pointer file.
+    """
     has_head = repo.rev_exists("HEAD")
-    live = read_pointer(repo, "HEAD") if has_head else None
+    live = read_pointer(repo, "HEAD", path=path) if has_head else None
     change: str | None = None
     published: bool | None = None
     if live is not None:
-        found = repo.log_file(POINTER_PATH, "%H", "-1")
+        found = repo.log_file(path, "%H", "-1")
         change = found[0] if found else None
         default = repo.default_branch() or ""
         upstream = default if default.startswith("origin/") else f"origin/{default}"
         if change and default and repo.rev_exists(upstream):
             published = repo.is_ancestor(change, upstream)
-    model_path = live.model.path if live else MODEL_PATH
+    model_path = live.model.path if live else model_path
     model = repo.root / model_path
     sha256 = digest_file(model).sha256 if model.is_file() else None
-    worktree = repo.show("workspace", POINTER_PATH)
-    committed = repo.show("HEAD", POINTER_PATH) if has_head else None
+    worktree = repo.show("workspace", path)
+    committed = repo.show("HEAD", path) if has_head else None
     return Status(live, change, published, model_path, sha256, worktree != committed)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_NAME = "mlgate-cache.json"
-VERSION = 1
+VERSION = 2
 LIMIT = 32
 
 

@@ -42,12 +42,27 @@ class LockedOut:
 
 
 @dataclass(frozen=True)
+class Artifact:
+    """An entry of ``artifacts:`` in a ``dvc.yaml`` (DVC's model registry convention).
+
+    ``name`` is GTO's full name: ``NAME`` in the root ``dvc.yaml``, ``FOLDER:NAME`` in a
+    nested one; ``path`` is repository-relative.
+    """
+
+    name: str
+    path: str
+    type: str | None = None
+
+
+@dataclass(frozen=True)
 class Layout:
-    """What a revision declares: metrics paths (DVC's order, no repeats) and locked outputs."""
+    """What a revision declares: metrics paths (DVC's order, no repeats), locked outputs
+    and artifacts."""
 
     metrics: tuple[str, ...] = ()
     outs: tuple[LockedOut, ...] = ()
     dvc_files: tuple[str, ...] = ()
+    artifacts: tuple[Artifact, ...] = ()
 
     def out_for(self, path: str) -> tuple[LockedOut, str] | None:
         """The locked output holding ``path`` and the path inside it (``""``: the output)."""
@@ -114,10 +129,11 @@ def is_templated(text: bytes) -> bool:
 
 @dataclass(frozen=True)
 class Declared:
-    """What one plain ``dvc.yaml`` declares: metrics paths and each stage's ``wdir``."""
+    """What one plain ``dvc.yaml`` declares: metrics paths, each stage's ``wdir``, artifacts."""
 
     metrics: tuple[str, ...]
     wdirs: Mapping[str, str]
+    artifacts: tuple[Artifact, ...] = ()
 
 
 def parse_dvc_yaml(doc: Any, path: str, source: str) -> Declared:
@@ -139,7 +155,34 @@ def parse_dvc_yaml(doc: Any, path: str, source: str) -> Declared:
         wdirs[str(name)] = wdir
         metrics.extend(_entries(stage.get("metrics"), f"{source}: stages.{name}.metrics", wdir))
     metrics.extend(_entries(doc.get("metrics"), f"{source}: metrics", base))
-    return Declared(tuple(dict.fromkeys(metrics)), wdirs)
+    artifacts = _artifacts(doc.get("artifacts"), base, source)
+    return Declared(tuple(dict.fromkeys(metrics)), wdirs, artifacts)
+
+
+def artifact_name(folder: str, name: str) -> str:
+    """GTO's full name of an artifact declared in ``folder``'s ``dvc.yaml``."""
+    return f"{folder}:{name}" if folder else name
+
+
+def _artifacts(value: Any, base: str, source: str) -> tuple[Artifact, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: artifacts: expected a mapping of names to {{path, type}}")
+    out = []
+    for name, body in value.items():
+        where = f"{source}: artifacts.{name}"
+        if not isinstance(body, dict) or not isinstance(body.get("path"), str):
+            raise ConfigError(f"{where}: expected a mapping with a `path:`")
+        kind = body.get("type")
+        out.append(
+            Artifact(
+                artifact_name(base, str(name)),
+                join(base, body["path"]),
+                str(kind) if kind is not None else None,
+            )
+        )
+    return tuple(out)
 
 
 def _entries(value: Any, where: str, wdir: str) -> list[str]:
@@ -190,8 +233,10 @@ def merge(parts: Sequence[Layout]) -> Layout:
     metrics: dict[str, None] = {}
     outs: list[LockedOut] = []
     files: list[str] = []
+    artifacts: list[Artifact] = []
     for part in parts:
         metrics.update(dict.fromkeys(part.metrics))
         outs.extend(part.outs)
         files.extend(part.dvc_files)
-    return Layout(tuple(metrics), tuple(outs), tuple(files))
+        artifacts.extend(part.artifacts)
+    return Layout(tuple(metrics), tuple(outs), tuple(files), tuple(artifacts))

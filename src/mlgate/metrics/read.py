@@ -31,6 +31,7 @@ from mlgate.metrics.layout import (
     DVC_LOCK,
     DVC_YAML,
     DVCIGNORE,
+    Artifact,
     Layout,
     LockedOut,
     dirname,
@@ -315,9 +316,10 @@ class RevisionReader:
 
         def declare(data: bytes) -> list[Any]:
             declared = parse_dvc_yaml(loads_yaml(data, source), path, source)
-            return [list(declared.metrics), dict(declared.wdirs)]
+            arts = [[a.name, a.path, a.type] for a in declared.artifacts]
+            return [list(declared.metrics), dict(declared.wdirs), arts]
 
-        metrics, wdirs = self._parsed("dvc.yaml", path, text, declare)
+        metrics, wdirs, arts = self._parsed(f"dvc.yaml:{path}", path, text, declare)
         lock_path = join(dirname(path), DVC_LOCK)
         lock = self.blob(lock_path)
         outs: list[LockedOut] = []
@@ -335,7 +337,8 @@ class RevisionReader:
                 LockedOut(p, m, bool(g))
                 for p, m, g in self._parsed(f"lock:{path}", lock_path, lock, locked)
             ]
-        return Layout(tuple(metrics), tuple(outs), (path,))
+        artifacts = tuple(Artifact(n, p, t) for n, p, t in arts)
+        return Layout(tuple(metrics), tuple(outs), (path,), artifacts)
 
     # -- stage 4: files, from git or from the DVC cache/remote ------------------------------------
     def expand(self, entry: str) -> list[str]:
