@@ -309,7 +309,7 @@ def test_status_and_markdown(deployed: Path, env: dict[str, str]) -> None:
     model = deployed / "models" / "model.skops"
     model.parent.mkdir()
     model.write_bytes(b"not the live model")
-    doc = status(repo).to_json()
+    doc = status(repo, model_path="models/model.skops").to_json()
     assert doc["workspace"]["differs_from_live"] is True and doc["live"]["version"] == "v1.2.0"
     md = history_markdown(history(repo))
     assert md.splitlines()[4].startswith("| live | v1.2.0 | deploy |") and md.count("| v1.") == 3
