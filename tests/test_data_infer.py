@@ -112,3 +112,15 @@ def test_committed_schema_and_profile_accept_the_reference_data() -> None:
     result = validate_file(str(root / "data/breast_cancer.csv"), schema=schema, profile=profile)
     assert result.findings == () and result.rows == 569
     assert {c.psi for c in result.columns if c.psi is not None} == {0.0}
+
+
+def test_a_column_with_no_value_is_listed_unprofiled(tmp_path: Path) -> None:
+    path = tmp_path / "d.parquet"
+    table = _table(50).append_column("empty", pa.array([None] * 50, type=pa.float64()))
+    pq.write_table(table, path)
+    schema, profile = infer(str(path))
+    assert profile.unprofiled == ("empty",)  # keys (id, uuid) are not listed: never profiled
+    write_profile(tmp_path / "p.json", profile)
+    (tmp_path / "s.yaml").write_text(dump_schema(schema))
+    _, loaded = load_inputs(str(tmp_path / "s.yaml"), str(tmp_path / "p.json"))
+    assert loaded is not None and loaded.unprofiled == ("empty",)

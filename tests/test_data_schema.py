@@ -101,7 +101,13 @@ def test_profile_must_match_schema() -> None:
     schema = parse(GOOD)
     numeric = ColumnProfile(kind="numeric", edges=(0.0,), frequencies=(0.5, 0.5))
     categorical = ColumnProfile(kind="categorical", categories={"a": 1.0})
-    check_profile(_profile(x=numeric, color=categorical, label=categorical), schema, source="p")
+    full = {"x": numeric, "color": categorical, "label": categorical, "flag": categorical}
+    check_profile(_profile(**full), schema, source="p")  # the key `id` is never profiled
+    check_profile(Profile(rows=10, columns=full, unprofiled=("id",)), schema, source="p")
+    partial = {k: v for k, v in full.items() if k != "flag"}
+    with pytest.raises(DataError, match="schema column 'flag' is not in the profile"):
+        check_profile(_profile(**partial), schema, source="p.json")
+    check_profile(Profile(rows=10, columns=partial, unprofiled=("flag",)), schema, source="p")
     with pytest.raises(DataError, match="'other' is not in the schema"):
         check_profile(_profile(other=numeric), schema, source="p.json")
     with pytest.raises(DataError, match="'color' is profiled as numeric"):

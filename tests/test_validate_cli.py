@@ -247,3 +247,66 @@ def test_schema_infer_on_parquet_and_on_bad_input(tmp_path: Path, env: dict[str,
     bad = mlgate("schema", "infer", "bad.parquet", cwd=tmp_path, env=env)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "data/schema.yaml").exists()
+
+
+def _drift(out: str) -> dict[str, object]:
+    return json.loads(out)["drift"]  # type: ignore[no-any-return]
+
+
+def test_the_default_schema_named_explicitly_keeps_its_profile(
+    project: Path, env: dict[str, str]
+) -> None:
+    data = _write(_table(3, shift=6.0), project / "shifted.csv")
+    implicit = mlgate("validate", str(data), "--json", cwd=project, env=env)
+    explicit = mlgate(
+        "validate", str(data), "--json", "--schema", "data/schema.yaml", cwd=project, env=env
+    )
+    assert implicit.returncode == explicit.returncode == 1  # size drifted beyond fail
+    assert _drift(explicit.stdout) == _drift(implicit.stdout)
+    assert _drift(explicit.stdout)["max_psi"] > 0.25  # type: ignore[operator]
+
+
+def test_a_schema_elsewhere_gets_its_own_profile(project: Path, env: dict[str, str]) -> None:
+    reviewed = (project / "data/reference_profile.json").read_bytes()
+    _write(_table(4, shift=6.0), project / "other.csv")
+    out = mlgate("schema", "infer", "other.csv", "-o", "s2.yaml", cwd=project, env=env)
+    assert out.returncode == 0, out.stderr
+    assert (project / "data/reference_profile.json").read_bytes() == reviewed
+    assert "s2.profile.json" in out.stdout and (project / "s2.profile.json").is_file()
+    # validate pairs s2.yaml with s2.profile.json: the data it was inferred from does not drift
+    ok = mlgate("validate", "other.csv", "--schema", "s2.yaml", "--json", cwd=project, env=env)
+    assert ok.returncode == 0 and _drift(ok.stdout)["max_psi"] < 0.1, ok.stdout  # type: ignore[operator]
+    # no profile beside a schema: schema checks only, and said so
+    (project / "s2.profile.json").unlink()
+    alone = mlgate("validate", "other.csv", "--schema", "s2.yaml", cwd=project, env=env)
+    assert alone.returncode == 0
+    assert "s2.profile.json: no reference profile for s2.yaml, drift not measured" in alone.stderr
+
+
+def test_schema_infer_keeps_a_reviewed_schema_unless_forced(
+    project: Path, env: dict[str, str]
+) -> None:
+    (project / "data/schema.yaml").write_text(
+        "# reviewed\n" + (project / "data/schema.yaml").read_text()
+    )
+    reviewed = (project / "data/schema.yaml").read_text()
+    out = mlgate("schema", "infer", "data/ref.csv", cwd=project, env=env)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "mlgate: error: data/schema.yaml exists (a reviewed schema and its profile are not "
+        "replaced silently); pass --force to overwrite, or -o FILE to write elsewhere"
+    ]
+    assert (project / "data/schema.yaml").read_text() == reviewed
+    forced = mlgate("schema", "infer", "data/ref.csv", "--force", cwd=project, env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert (project / "data/schema.yaml").read_text() != reviewed
+
+
+def test_a_profile_lacking_a_schema_column_exits_2(project: Path, env: dict[str, str]) -> None:
+    path = project / "data/reference_profile.json"
+    doc = json.loads(path.read_text())
+    del doc["columns"]["count"]
+    path.write_text(json.dumps(doc))
+    out = mlgate("validate", "data/ref.csv", cwd=project, env=env)
+    assert out.returncode == 2
+    assert "data/reference_profile.json: schema column 'count' is not in the profile" in out.stderr

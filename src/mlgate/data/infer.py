@@ -235,7 +235,9 @@ def infer(path: str, *, progress: Progress | None = None) -> tuple[Schema, Profi
         )
     schema = Schema(columns=specs, min_rows=max(1, rows // 2), max_rows=rows * 10)
     ordered = {c.name: profiles[c.name] for c in cols if c.name in profiles}  # file order
-    return schema, Profile(rows=rows, columns=ordered, source=path)
+    # keys are never profiled; a column without a value in the reference cannot be
+    unprofiled = tuple(c.name for c in cols if c.name not in profiles and not specs[c.name].unique)
+    return schema, Profile(rows=rows, columns=ordered, source=path, unprofiled=unprofiled)
 
 
 def _count_again(path: str, counters: dict[str, BinCounter], as_text: set[str]) -> None:

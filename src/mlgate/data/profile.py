@@ -42,9 +42,13 @@ class ColumnProfile:
 
 @dataclass(frozen=True)
 class Profile:
+    """``columns``: every schema column but keys (``unique: true``) and ``unprofiled`` ones
+    (no value in the reference data to profile)."""
+
     rows: int
     columns: dict[str, ColumnProfile]
     source: str = ""
+    unprofiled: tuple[str, ...] = ()
 
 
 def profile_to_json(profile: Profile) -> dict[str, Any]:
@@ -59,12 +63,15 @@ def profile_to_json(profile: Profile) -> dict[str, Any]:
             entry["categories"] = dict(col.categories)
             entry["other"] = col.other
         columns[name] = entry
-    return {
+    doc: dict[str, Any] = {
         "schema_version": PROFILE_VERSION,
         "source": profile.source,
         "rows": profile.rows,
         "columns": columns,
     }
+    if profile.unprofiled:
+        doc["unprofiled"] = list(profile.unprofiled)
+    return doc
 
 
 def write_profile(path: str | os.PathLike[str], profile: Profile) -> None:
@@ -138,10 +145,14 @@ def parse_profile(data: Any, *, source: str) -> Profile:
     rows = data.get("rows")
     if not isinstance(columns, dict) or not isinstance(rows, int) or isinstance(rows, bool):
         raise DataError(f"{source}: expected rows and columns; {REGENERATE}")
+    unprofiled = data.get("unprofiled", [])
+    if not isinstance(unprofiled, list) or not all(isinstance(u, str) for u in unprofiled):
+        raise _fail(source, "unprofiled", "expected a list of column names")
     return Profile(
         rows=rows,
         columns={str(k): _column(v, source, f"columns.{k}") for k, v in columns.items()},
         source=str(data.get("source", "")),
+        unprofiled=tuple(unprofiled),
     )
 
 
@@ -151,7 +162,8 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
 
 
 def check_profile(profile: Profile, schema: Schema, *, source: str) -> None:
-    """Raise DataError when the profile does not describe the schema's columns."""
+    """Raise DataError when the profile does not describe the schema's columns, either way:
+    a profiled column the schema lacks, or a schema column (not a key) the profile lacks."""
     for name, col in profile.columns.items():
         spec = schema.columns.get(name)
         if spec is None:
@@ -168,4 +180,10 @@ def check_profile(profile: Profile, schema: Schema, *, source: str) -> None:
             raise DataError(
                 f"{source}: column {name!r} is profiled as categorical but the schema says "
                 f"float; {REGENERATE}"
+            )
+    for name, column in schema.columns.items():
+        if name not in profile.columns and not column.unique and name not in profile.unprofiled:
+            raise DataError(
+                f"{source}: schema column {name!r} is not in the profile (its drift would go "
+                f"unchecked); the profile does not match the schema, {REGENERATE}"
             )

@@ -86,6 +86,20 @@ def load_settings(params: str | Path = "params.yaml") -> Settings:
     return parse_settings(load_params(params).optional_section("validate"))
 
 
+def paired_profile(schema: str | Path, *, settings: Settings, root: Path) -> Path:
+    """The reference profile that goes with ``schema``: ``validate.profile`` for the schema
+    ``validate.schema`` names (paths in params.yaml are relative to ``root``), otherwise
+    ``<schema name>.profile.json`` beside it, so two schemas never share a profile.
+
+    >>> paired_profile("other/s2.yaml", settings=Settings(), root=Path("/nowhere"))
+    PosixPath('other/s2.profile.json')
+    """
+    if os.path.realpath(schema) == os.path.realpath(root / settings.schema):
+        return root / settings.profile
+    path = Path(schema)
+    return path.with_name(f"{path.stem}.profile.json")
+
+
 def load_inputs(schema_path: str, profile_path: str | None) -> tuple[Schema, Profile | None]:
     """Read the schema and (when given) the profile, and check they describe the same data."""
     schema = load_schema(schema_path)
@@ -154,6 +168,7 @@ __all__ = [
     "ValidationResult",
     "load_inputs",
     "load_settings",
+    "paired_profile",
     "parse_settings",
     "validate_file",
 ]
