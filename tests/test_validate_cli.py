@@ -152,6 +152,10 @@ BAD_INPUTS = {
     "ragged.csv": b"id,size,count,color\n1,2.0,3,red\n2,3.0\n",
     "undecodable.csv": b"id,size,count,color\n1,2.0,3,r\xe9d\n",
     "empty.csv": b"",
+    # binary files given by mistake: unreadable data (were exit 3, and a one-row CSV, exit 1)
+    "image.png": b"\x89PNG\r\n\x1a\n" + bytes(200),
+    "dump.csv": b"abc\n" + bytes([0, 1, 2, 3]) * 10,
+    "latin1-header.csv": b"\x89id,size\n1,2.0\n",
 }
 
 
@@ -310,3 +314,21 @@ def test_a_profile_lacking_a_schema_column_exits_2(project: Path, env: dict[str,
     out = mlgate("validate", "data/ref.csv", cwd=project, env=env)
     assert out.returncode == 2
     assert "data/reference_profile.json: schema column 'count' is not in the profile" in out.stderr
+
+
+def test_validate_in_a_subfolder_reads_the_defaults_at_the_repository_root(
+    project: Path, env: dict[str, str]
+) -> None:
+    from tests.conftest import git
+
+    git("init", "-q", cwd=project, env=env)
+    (project / "params.yaml").write_text("validate:\n  psi: {warn: 0.01, fail: 0.02}\n")
+    sub = project / "notebooks" / "deep"
+    sub.mkdir(parents=True)
+    _write(_table(7, shift=0.6), sub / "new.csv")
+    out = mlgate("validate", "new.csv", "--json", cwd=sub, env=env)
+    assert out.returncode == 1, out.stderr  # the root's params.yaml: psi fails above 0.02
+    doc = json.loads(out.stdout)
+    assert doc["drift"]["max_psi"] > 0.02 and doc["rows"] == 2000
+    bad = mlgate("validate", "new.csv", "--schema", "nope.yaml", cwd=sub, env=env)
+    assert bad.returncode == 2 and "nope.yaml" in bad.stderr  # typed paths: from the cwd

@@ -75,7 +75,21 @@ def open_table(
         raise DataError(f"{path}: the file is empty; expected a header and rows")
     if is_parquet(path):
         return _open_parquet(path, progress)
+    _check_text(path)
     return _open_csv(path, types or {}, as_text, progress)
+
+
+def _check_text(path: str, sniff: int = 8000) -> None:
+    """A NUL byte in the first ``sniff`` bytes means binary data (git's ``buffer_is_binary``
+    rule): a model, an archive or an image given by mistake is unreadable, not a one-row CSV."""
+    with open(path, "rb") as handle:
+        head = handle.read(sniff)
+    at = head.find(b"\0")
+    if at >= 0:
+        raise DataError(
+            f"{path}: binary data (a NUL byte at offset {at}), not CSV or Parquet; "
+            "give a CSV file (UTF-8 text) or a Parquet file"
+        )
 
 
 def _open_parquet(path: str, progress: Progress | None) -> Table:
@@ -154,6 +168,11 @@ def _open_csv(
         names = list(reader.schema.names)
     except pa.ArrowException as exc:
         raise _csv_error(path, exc, None) from exc
+    except UnicodeDecodeError as exc:  # pyarrow decodes the header's names only here
+        raise DataError(
+            f"{path}: not UTF-8 text (the header: {exc.reason} at byte {exc.start}); "
+            "re-encode the file as UTF-8"
+        ) from exc
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise DataError(f"{path}: column {dup!r} appears twice in the header; rename one")
