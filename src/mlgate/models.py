@@ -80,19 +80,16 @@ def parse_tag(tag: str) -> ReleaseTag | None:
     return ReleaseTag(tag, name.replace("=", ":") if name else None, m.group("version"))
 
 
+def pointer_path(name: str | None) -> str:
+    """The pointer file of model ``name`` among several; None: the only model's."""
+    return SINGLE_POINTER if name is None else f"deploy/{name.replace(':', '/')}/production.yaml"
+
+
 def models_of(artifacts: Sequence[Artifact]) -> list[Model]:
     """The models among declared artifacts (``type: model``), each with its pointer path."""
     found = [a for a in artifacts if a.type == MODEL_TYPE]
     single = len(found) == 1
-    return [
-        Model(
-            a.name,
-            a.path,
-            SINGLE_POINTER if single else f"deploy/{a.name.replace(':', '/')}/production.yaml",
-            single,
-        )
-        for a in found
-    ]
+    return [Model(a.name, a.path, pointer_path(None if single else a.name), single) for a in found]
 
 
 def declared_models(repo: Repo, rev: str = WORKTREE, *, label: str | None = None) -> list[Model]:

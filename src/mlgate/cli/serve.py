@@ -48,6 +48,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--ref", default=None, metavar="BRANCH", help="branch to follow (default: the default one)"
     )
     parser.add_argument(
+        "--model",
+        metavar="NAME",
+        help="with several models under `artifacts:`, the one to serve (its deploy/NAME/ pointer)",
+    )
+    parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, local only)"
     )
     parser.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
@@ -83,6 +88,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from mlgate.models import pointer_path
     from mlgate.serve.server import ServeOptions, serve
 
     return serve(
@@ -95,5 +101,6 @@ def run(args: argparse.Namespace) -> int:
             cache_dir=Path(args.cache_dir).resolve() if args.cache_dir else None,
             max_rows=args.max_rows,
             backoff=args.backoff,
+            pointer=pointer_path(args.model),
         )
     )

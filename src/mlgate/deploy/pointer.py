@@ -3,10 +3,10 @@
 ``deploy/production.yaml`` is written by ``mlgate release`` and reverted by ``mlgate rollback``;
 git history of this one file is the deployment log. It is validated on every read::
 
-    version: v1.2.0                    # the release tag (v<semver>)
+    version: v1.2.0                    # the release tag (v<semver>, or NAME@v<semver>)
     commit: 3f2a...                    # full SHA of the tagged commit
     model:
-      path: models/model.skops         # the DVC output
+      path: models/model.pkl           # the model dvc.yaml declares under `artifacts:`
       md5: c0f0...                     # as dvc.lock records it (the object's name in the remote)
       sha256: 9b1e...                  # over the exact bytes; checked before anything loads it
       size: 2345
@@ -192,7 +192,7 @@ def example_pointer() -> Pointer:
     return Pointer(
         version="v1.0.0",
         commit="0" * 40,
-        model=ModelRef(path="models/model.skops", md5="0" * 32, sha256="0" * 64, size=0),
+        model=ModelRef(path="models/model.pkl", md5="0" * 32, sha256="0" * 64, size=0),
         metrics={"accuracy": 0.5},
         released_at=datetime(2026, 1, 1, tzinfo=UTC),
     )

@@ -127,7 +127,11 @@ class Reconciler:
         max_backoff: float = 600.0,
         clock: Callable[[], datetime] = _now,
         log: Callable[[str], None] = lambda _msg: None,
+        pointer: str | None = None,
     ) -> None:
+        from mlgate.models import SINGLE_POINTER
+
+        self.pointer = pointer or SINGLE_POINTER
         self.source = source
         self.state = state
         self.metrics = metrics
@@ -160,12 +164,12 @@ class Reconciler:
         return result
 
     def _pass(self, force: bool) -> ReconcileResult:
-        from mlgate.deploy.pointer import POINTER_PATH, parse_pointer
+        from mlgate.deploy.pointer import parse_pointer
 
         now = self.clock()
         try:
             commit = self.source.poll()
-            raw = self.source.read(commit, POINTER_PATH)
+            raw = self.source.read(commit, self.pointer)
         except MlgateError as exc:
             return ReconcileResult(now, "error", reason="git_error", message=str(exc))
         if raw is None:
@@ -174,7 +178,7 @@ class Reconciler:
                 "no_release",
                 commit=commit,
                 reason="no_release",
-                message=f"no {POINTER_PATH} at {commit[:12]} yet; run `mlgate release`",
+                message=f"no {self.pointer} at {commit[:12]} yet; run `mlgate release`",
             )
         failure = self._failures.get(commit)
         if failure is not None and not force and now < failure.retry_at:
@@ -190,7 +194,7 @@ class Reconciler:
             )
         version = ""
         try:
-            pointer = parse_pointer(raw, f"{commit[:12]}:{POINTER_PATH}")
+            pointer = parse_pointer(raw, f"{commit[:12]}:{self.pointer}")
         except MlgateError as exc:
             return self._reject(now, commit, version, Rejected("bad_pointer", str(exc)))
         version = pointer.version

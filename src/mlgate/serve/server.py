@@ -32,6 +32,7 @@ class ServeOptions:
     max_rows: int = DEFAULT_MAX_ROWS
     backoff: float = 30.0
     drain_timeout: float = 30.0
+    pointer: str = "deploy/production.yaml"  # a model's pointer (several models: --model)
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
@@ -98,6 +99,7 @@ def serve(
         cache_dir=cache,
         base_backoff=options.backoff,
         log=log,
+        pointer=options.pointer,
     )
     loop = ReconcileLoop(reconciler, options.interval, after_first=prober.warm)
 
