@@ -130,6 +130,13 @@ def loads(data: bytes, source: str) -> Any:
     """Load a skops model from bytes, trusting only :data:`TRUSTED_TYPES`."""
     import skops.io as sio
 
+    if not data.startswith(b"PK"):  # every skops file is a zip archive
+        kind = "a pickle" if data[:1] == b"\x80" else "not a skops file"
+        raise DataError(
+            f"{source}: {kind}; mlgate loads only skops files and never unpickles: convert it "
+            "where you trust it (`skops.io.dump(model, 'model.skops')`) and declare that file "
+            "under `artifacts:` in dvc.yaml"
+        )
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as exc:  # a corrupt or truncated archive
@@ -138,6 +145,7 @@ def loads(data: bytes, source: str) -> Any:
     if refused:
         raise DataError(
             f"{source}: model file needs types outside mlgate's allow-list: {', '.join(refused)}"
+            " (if you trust them, add them to mlgate.ml.model.TRUSTED_TYPES)"
         )
     try:
         return sio.loads(data, trusted=[t for t in untrusted if t in TRUSTED_TYPES])
