@@ -121,7 +121,23 @@ def test_non_binary_labels_fall_back_to_the_direct_computation() -> None:
     b = _preds([0, 1, 2, 1], [0, 0, 1, 1], [0.2, 0.4, 0.7, 0.6])
     assert not fastboot.is_binary(a.y_true, a.y_pred, b.y_true, b.y_pred)
     result = paired_bootstrap(a, b, NAMES, {}, samples=100, seed=0, confidence=0.9)
-    assert set(result) <= set(NAMES)
+    # by hand: scoring on the materialised resamples (the count formulas read y == 1 as the
+    # only positive class, so taking the fast path here gives another roc_auc); no
+    # directions given, so every metric counts as higher-is-better
+    idx = np.random.default_rng(0).integers(0, 4, size=(100, 4))
+    assert set(result) == set(NAMES)
+    for name in NAMES:
+        fn = scoring.FUNCTIONS[name]
+        delta = np.atleast_1d(
+            fn(b.y_true[idx], b.y_pred[idx], b.y_score[idx])
+            - fn(a.y_true[idx], a.y_pred[idx], a.y_score[idx])
+        )
+        delta = delta[~np.isnan(delta)]
+        p_value = (int((-delta <= 0).sum()) + 1) / (delta.size + 1)
+        lo, hi = np.quantile(delta, [0.05, 0.95])
+        assert result[name].method == "paired bootstrap", name
+        assert result[name].p_value == pytest.approx(p_value, abs=1e-12), name
+        assert result[name].interval == pytest.approx((lo, hi), abs=1e-12), name
 
 
 def test_paired_bootstrap_runs_on_200k_rows() -> None:
