@@ -132,6 +132,21 @@ def test_two_models_released_and_rolled_back_on_their_own(
 ) -> None:
     root = _init(tmp_path, env)
     _project(root, env, ["churn", "fraud"])
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["gate"] = {  # a shared default (no rules) and churn's own policy
+        "models": {
+            "churn": {
+                "metrics_file": "eval/churn/metrics.json",
+                "rules": [{"metric": "acc", "min": 0.95}],
+            }
+        }
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    git("commit", "-q", "-am", "gate policy per model", cwd=root, env=env)
+    git("tag", "churn@v0.9.0", cwd=root, env=env)
+    failed = mlgate("release", "churn@v0.9.0", cwd=root, env=env)  # acc 0.9 < churn's min
+    assert failed.returncode == 1 and "gate failed" in failed.stdout
+    _bump(root, env, "churn", 0.96)
     git("tag", "churn@v1.0.0", cwd=root, env=env)
     git("tag", "fraud@v1.0.0", cwd=root, env=env)
     git("tag", "v1.0.0", cwd=root, env=env)

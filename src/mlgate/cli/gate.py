@@ -8,9 +8,10 @@ HELP = "evaluate the gate policy (params.yaml: gate) on a candidate (the working
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from mlgate.cli._args import add_revisions
+    from mlgate.cli._args import add_model, add_revisions
 
     add_revisions(parser)
+    add_model(parser)
     parser.add_argument(
         "--json", action="store_true", help="the versioned verdict object (schema_version 1)"
     )
@@ -27,7 +28,9 @@ def run(args: argparse.Namespace) -> int:
 
     repo = Repo.discover()
     baseline: str = args.baseline or resolve_baseline(repo)
-    result = evaluate_revisions(repo, baseline=baseline, candidate=args.candidate or WORKTREE)
+    result = evaluate_revisions(
+        repo, baseline=baseline, candidate=args.candidate or WORKTREE, model=args.model
+    )
     if args.json:
         sys.stdout.write(dumps_json(result.to_json()))
     else:

@@ -8,9 +8,10 @@ HELP = "write the Markdown PR report: verdict, metrics, params, slices, validati
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from mlgate.cli._args import add_revisions
+    from mlgate.cli._args import add_model, add_revisions
 
     add_revisions(parser)
+    add_model(parser)
     parser.add_argument(
         "-o", "--output", metavar="FILE", help="write the report to FILE (default: stdout)"
     )
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     repo = Repo.discover()
     baseline: str = args.baseline or resolve_baseline(repo)
-    data = collect(repo, baseline=baseline, candidate=args.candidate or WORKTREE)
+    data = collect(repo, baseline=baseline, candidate=args.candidate or WORKTREE, model=args.model)
     markdown = render_report(data, marker=True)
     if args.output:
         write_text(args.output, markdown)

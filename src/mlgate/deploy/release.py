@@ -87,10 +87,12 @@ def _on_default_history(repo: Repo, sha: str, branch: str, tag: str) -> None:
         )
 
 
-def _default_gate(repo: Repo, *, baseline: str | None, candidate: str) -> GateResult:
+def _default_gate(
+    repo: Repo, *, baseline: str | None, candidate: str, model: str | None = None
+) -> GateResult:
     from mlgate.gate import evaluate_revisions
 
-    return evaluate_revisions(repo, baseline=baseline, candidate=candidate)
+    return evaluate_revisions(repo, baseline=baseline, candidate=candidate, model=model)
 
 
 def release(
@@ -124,7 +126,9 @@ def release(
             f"{sha[:12]}; never move a release tag: tag the new commit with a new version"
         )
     locked = check_pipeline(repo, sha, label=tag, model_path=chosen.path)
-    verdict = gate(repo, baseline=current.commit if current else None, candidate=sha)
+    verdict = gate(
+        repo, baseline=current.commit if current else None, candidate=sha, model=chosen.name
+    )
     metrics = read_scores(
         repo, sha, path=verdict.policy.metrics_file if verdict.policy else DEFAULT_METRICS_FILE
     )

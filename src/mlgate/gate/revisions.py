@@ -63,37 +63,57 @@ def read_snapshot(
     )
 
 
-def _gate_section(repo: Repo, rev: str, label: str) -> tuple[Any, str]:
+def _gate_section(repo: Repo, rev: str, label: str, model: str | None = None) -> tuple[Any, str]:
     source = source_name(label, PARAMS_FILE)
     raw = repo.show(rev, PARAMS_FILE)
     doc = loads_yaml(raw, source) if raw is not None else None
     if doc is not None and not isinstance(doc, dict):
         Section.root(doc, file=source)  # raises "expected a mapping"
-    return (doc or {}).get("gate"), source
+    return for_model((doc or {}).get("gate"), model, source), source
 
 
-def policy_at(repo: Repo, rev: str, *, label: str | None = None) -> Policy | None:
+def for_model(gate: Any, model: str | None, source: str) -> Any:
+    """The policy of ``model``: the shared ``gate:`` keys, overridden by ``gate.models.NAME``.
+
+    ``gate.models`` maps model names (``artifacts:``) to policy keys of their own (say, a
+    ``metrics_file`` and ``rules``); models without an entry use the shared policy.
+    """
+    if not isinstance(gate, dict) or "models" not in gate:
+        return gate
+    per_model = gate["models"]
+    if not isinstance(per_model, dict) or not all(isinstance(v, dict) for v in per_model.values()):
+        Section(gate, file=source, where="gate").fail(
+            "models", "expected a mapping of model names to policy keys"
+        )
+    shared = {k: v for k, v in gate.items() if k != "models"}
+    return {**shared, **per_model.get(model, {})} if model is not None else shared
+
+
+def policy_at(
+    repo: Repo, rev: str, *, label: str | None = None, model: str | None = None
+) -> Policy | None:
     """The policy in ``params.yaml`` at ``rev``; None when there is no ``gate:`` section."""
-    data, source = _gate_section(repo, rev, label or rev)
+    data, source = _gate_section(repo, rev, label or rev, model)
     if data is None:
         return None
     return load_policy(Section(data, file=source, where="gate"))
 
 
 def evaluate_revisions(
-    repo: Repo, *, baseline: str | None, candidate: str = WORKTREE
+    repo: Repo, *, baseline: str | None, candidate: str = WORKTREE, model: str | None = None
 ) -> GateResult:
     """Read both revisions from git and evaluate the baseline's policy on them.
 
-    ``baseline=None`` means no baseline: only the absolute rules decide.
+    ``baseline=None`` means no baseline: only the absolute rules decide. ``model`` picks
+    that model's policy (``gate.models.NAME`` over the shared keys).
     """
     cand_rev = candidate if candidate == WORKTREE else repo.resolve(candidate)
     base_rev = repo.resolve(baseline) if baseline is not None else None
-    cand_data, cand_source = _gate_section(repo, cand_rev, candidate)
+    cand_data, cand_source = _gate_section(repo, cand_rev, candidate, model)
     notes: list[str] = []
     base_data = None
     if base_rev is not None and baseline is not None:
-        base_data, base_source = _gate_section(repo, base_rev, baseline)
+        base_data, base_source = _gate_section(repo, base_rev, baseline, model)
     if base_data is not None:
         policy_from, data, source = "baseline", base_data, base_source
         changed = cand_data != base_data

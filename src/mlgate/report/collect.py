@@ -30,7 +30,12 @@ class ReportData:
 
 
 def collect(
-    repo: Repo, *, baseline: str | None, candidate: str = WORKTREE, policy: Policy | None = None
+    repo: Repo,
+    *,
+    baseline: str | None,
+    candidate: str = WORKTREE,
+    policy: Policy | None = None,
+    model: str | None = None,
 ) -> ReportData:
     """Evaluate the gate and read params, slices, validation and curves of both sides.
 
@@ -39,7 +44,7 @@ def collect(
     """
     from mlgate.fileio import loads_json
 
-    result = evaluate_revisions(repo, baseline=baseline, candidate=candidate)
+    result = evaluate_revisions(repo, baseline=baseline, candidate=candidate, model=model)
     policy = policy or result.policy or Policy()
     cand_rev = candidate if candidate == WORKTREE else repo.resolve(candidate)
     base_rev = result.baseline.rev if result.baseline else None
