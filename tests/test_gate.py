@@ -623,13 +623,3 @@ def test_better_predictions_never_turn_pass_into_fail(
     after = evaluate_snapshots(p, baseline=side(base_pred), candidate=side(better))
     assert_no_worse(before, after)
 
-
-def test_a_model_policy_overrides_the_shared_one() -> None:
-    from mlgate.gate.revisions import for_model
-
-    gate = {"seed": 1, "rules": [{"metric": "a"}], "models": {"m": {"rules": [{"metric": "b"}]}}}
-    assert for_model(gate, "m", "params.yaml") == {"seed": 1, "rules": [{"metric": "b"}]}
-    assert for_model(gate, "other", "params.yaml") == {"seed": 1, "rules": [{"metric": "a"}]}
-    assert for_model(gate, None, "params.yaml") == {"seed": 1, "rules": [{"metric": "a"}]}
-    with pytest.raises(ConfigError, match=r"params.yaml: gate.models: expected a mapping"):
-        for_model({"models": ["m"]}, "m", "params.yaml")
