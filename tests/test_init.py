@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -40,6 +41,10 @@ def test_init_writes_everything(project: Path, env: dict[str, str]) -> None:
     assert proc.returncode == 0, proc.stderr
     for name in WORKFLOWS:
         written = project / ".github" / "workflows" / name
+        if name == "ct.yml":  # no ct: section in params.yaml
+            assert not written.exists()
+            assert "no `ct:` section" in proc.stderr and "--ct" in proc.stderr
+            continue
         assert written.read_bytes() == (ROOT / ".github" / "workflows" / name).read_bytes()
         assert re.search(rf"^created +\.github/workflows/{name}$", proc.stdout, re.M)
     assert (project / "deploy" / "README.md").is_file()
@@ -49,7 +54,12 @@ def test_init_writes_everything(project: Path, env: dict[str, str]) -> None:
     assert params.startswith(PARAMS_WITHOUT_GATE), "the user's params and comments stay"
     gate = yaml.safe_load(params)["gate"]
     assert gate["metrics_file"] == "metrics/scores.json"
-    assert gate["rules"][0]["metric"] == "roc_auc"  # preferred among the declared metrics
+    # well-known scores first, each at today's value minus a margin
+    assert [r["metric"] for r in gate["rules"]] == ["roc_auc", "f1", "accuracy"]
+    scores = json.loads((project / "metrics/scores.json").read_text())
+    for rule in gate["rules"]:
+        assert 0.9 * scores[rule["metric"]] < rule["min"] < scores[rule["metric"]]
+        assert 0 < rule["max_regression"] < 0.05
     assert re.search(r"^appended +params.yaml", proc.stdout, re.M)
 
     # DVC must recheck hashes on download from every remote
@@ -60,6 +70,7 @@ def test_init_writes_everything(project: Path, env: dict[str, str]) -> None:
     again = mlgate("init", cwd=project, env=env)
     assert again.returncode == 0, again.stderr
     assert "created" not in again.stdout and "appended" not in again.stdout
+    assert "nothing to write" in again.stdout
     assert (project / "params.yaml").read_text() == params
 
 
@@ -103,9 +114,21 @@ def test_init_needs_git_and_dvc(tmp_path: Path, env: dict[str, str]) -> None:
     assert not (plain / ".github").exists()
 
 
-def test_init_warns_when_requirements_lack_mlgate(project: Path, env: dict[str, str]) -> None:
+def test_init_adds_mlgate_to_the_projects_requirements(project: Path, env: dict[str, str]) -> None:
+    """The workflows install requirements.txt: the user's lines stay, mlgate is appended."""
     (project / "requirements.txt").write_text("scikit-learn\n")
     proc = mlgate("init", cwd=project, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "requirements.txt: does not name mlgate" in proc.stderr
-    assert (project / "requirements.txt").read_text() == "scikit-learn\n"
+    assert re.search(r"^appended +requirements.txt +\(mlgate==", proc.stdout, re.M)
+    text = (project / "requirements.txt").read_text()
+    assert text.startswith("scikit-learn\n") and text.endswith(f"mlgate=={__version__}\n")
+    again = mlgate("init", cwd=project, env=env)
+    assert re.search(r"^kept +requirements.txt", again.stdout, re.M)
+    assert (project / "requirements.txt").read_text() == text
+
+    # pip's hash-checking mode: an unhashed line would break the install, so only say it
+    pinned = "scikit-learn==1.5.2 --hash=sha256:" + "0" * 64 + "\n"
+    (project / "requirements.txt").write_text(pinned)
+    proc = mlgate("init", cwd=project, env=env)
+    assert "requirements.txt: pins hashes" in proc.stderr
+    assert (project / "requirements.txt").read_text() == pinned

@@ -1,44 +1,69 @@
-"""``mlgate init``: write the GitHub Actions workflows, a default gate policy and ``deploy/``.
+"""``mlgate init``: read the repository, then write the workflows, a gate policy, ``deploy/``.
 
-The workflows are package data (``mlgate/templates/workflows``) and are written byte for
-byte: mlgate's own ``.github/workflows`` are the same files (tests/test_init.py checks it), so
-what a user gets is what mlgate runs itself. Nothing the user changed is overwritten without
-``force``; an existing ``gate:`` policy is never touched.
+It reads first (:mod:`mlgate.survey`): the metrics and their values as DVC reads them, the
+models ``dvc.yaml`` declares, the project's dependency files, the ``gate:`` and ``ct:``
+sections of ``params.yaml``. Then it plans every file and writes the plan (``dry_run``: only
+returns it). The workflows are package data (``mlgate/templates/workflows``) written byte for
+byte: mlgate's own ``.github/workflows`` are the same files (tests/test_init.py checks it).
+``ct.yml`` is written only for a repository with a ``ct:`` section (or when asked). Nothing
+the user changed is overwritten without ``force``; an existing ``gate:`` policy and the
+user's ``requirements.txt`` lines are never touched (mlgate is appended to the latter).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
-from mlgate.config import Section, loads_yaml
-from mlgate.errors import ConfigError, DataError
-from mlgate.fileio import loads_json, write_text
+from mlgate.errors import ConfigError
+from mlgate.fileio import write_text
 from mlgate.git import Repo
+from mlgate.survey import (
+    PARAMS_FILE,
+    PYPROJECT,
+    REQUIREMENTS_FILE,
+    Survey,
+    check_policy,
+    draft_rules,
+    names_mlgate,
+    policy_metrics,
+    policy_source,
+    requirements_text,
+    survey,
+)
 
 WORKFLOWS_DIR = ".github/workflows"
 WORKFLOWS = ("pr.yml", "pr-comment.yml", "release.yml", "deploy.yml", "rollback.yml", "ct.yml")
-PARAMS_FILE = "params.yaml"
-REQUIREMENTS_FILE = "requirements.txt"
+CT_WORKFLOW = "ct.yml"
 DEPLOY_README = "deploy/README.md"
 DVC_CONFIG = ".dvc/config"
 
-#: Metrics a default rule prefers, best first (flat keys as DVC shows them; suffix match).
-PREFERRED_METRICS = ("roc_auc", "auc", "average_precision", "f1", "accuracy", "r2")
 
-CREATED, UNCHANGED, OVERWRITTEN, APPENDED, UPDATED, KEPT = (
-    "created",
-    "unchanged",
-    "overwritten",
-    "appended",
-    "updated",
-    "kept",
-)
+class Action(StrEnum):
+    """What ``init`` does (or, in a dry run, would do) to one file."""
+
+    CREATED = "created"
+    OVERWRITTEN = "overwritten"
+    APPENDED = "appended"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    KEPT = "kept"
+    SKIPPED = "skipped"
+
+    @property
+    def writes(self) -> bool:
+        return self in (Action.CREATED, Action.OVERWRITTEN, Action.APPENDED, Action.UPDATED)
+
+    @property
+    def planned(self) -> str:
+        """The dry run's wording: ``would create``."""
+        verbs = {"created": "create", "overwritten": "overwrite", "appended": "append to"}
+        return f"would {verbs.get(self.value, 'update')}" if self.writes else self.value
 
 
 @dataclass(frozen=True)
@@ -46,17 +71,33 @@ class FileAction:
     """What ``init`` did to one file (``path`` relative to the repository root)."""
 
     path: str
-    action: str
+    action: Action
     note: str = ""
 
 
 @dataclass(frozen=True)
 class InitResult:
-    """The files ``init`` wrote or left alone, and warnings for the user."""
+    """What ``init`` read, the files it wrote or left alone, and what it could not infer.
+
+    ``found`` and ``warnings`` are one line each; ``dry_run``: nothing was written.
+    """
 
     root: Path
     files: tuple[FileAction, ...]
+    found: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def wrote(self) -> bool:
+        """Whether some file was (or, in a dry run, would be) written."""
+        return any(f.action.writes for f in self.files)
+
+
+@dataclass(frozen=True)
+class _Step:
+    action: FileAction
+    write: Callable[[], None] | None = None
 
 
 def template_text(name: str) -> str:
@@ -67,25 +108,98 @@ def template_text(name: str) -> str:
     return node.read_text(encoding="utf-8")
 
 
-def workflow_templates() -> dict[str, str]:
-    """``.github/workflows/<name>`` -> text, for every workflow ``init`` writes."""
-    return {f"{WORKFLOWS_DIR}/{name}": template_text(f"workflows/{name}") for name in WORKFLOWS}
+def workflow_templates(names: tuple[str, ...] = WORKFLOWS) -> dict[str, str]:
+    """``.github/workflows/<name>`` -> text, for the workflows ``init`` writes."""
+    return {f"{WORKFLOWS_DIR}/{name}": template_text(f"workflows/{name}") for name in names}
 
 
 def init_project(
-    start: str | Path = ".", *, force: bool = False, environ: Mapping[str, str] | None = None
+    start: str | Path = ".",
+    *,
+    force: bool = False,
+    ct: bool = False,
+    dry_run: bool = False,
+    environ: Mapping[str, str] | None = None,
 ) -> InitResult:
-    """Scaffold mlgate into the git + DVC repository containing ``start``.
+    """Read the git + DVC repository containing ``start``, then scaffold mlgate into it.
 
-    Raises ConfigError, before writing anything, when a file would be overwritten that
+    Raises ConfigError, before writing anything, when a workflow would be overwritten that
     differs from mlgate's version and ``force`` is False, or when the repository has no DVC.
+    ``ct`` writes ``ct.yml`` even without a ``ct:`` section; ``dry_run`` writes nothing.
     """
     repo = Repo.find(start, env=environ)
     root = repo.root
     if not (root / ".dvc").is_dir():
         raise ConfigError(f"{root}: not a DVC project (no .dvc/); run `dvc init` first")
+    found = survey(repo)
+    warnings = _what_is_missing(found, ct=ct)
+    steps = _workflows(root, found, ct=ct, force=force)
+    steps.append(_deploy_readme(root))
+    steps.append(_requirements(root, found, warnings))
+    steps.append(_gate_policy(root, found))
+    steps.append(_verify_remotes(root, warnings))
+    if not dry_run:
+        for step in steps:
+            if step.write is not None:
+                step.write()
+    return InitResult(
+        root=root,
+        files=tuple(s.action for s in steps if s.action.path),
+        found=tuple(_what_was_found(found)),
+        warnings=tuple(warnings),
+        dry_run=dry_run,
+    )
 
-    planned = workflow_templates()
+
+def _what_was_found(s: Survey) -> list[str]:
+    out = []
+    for file in s.metrics:
+        keys = list(file.values)
+        shown = ", ".join(keys[:4]) + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "")
+        out.append(f"metrics {file.path}: {shown}")
+    out += [f"model {m.name}: {m.path}" for m in s.models]
+    if s.dependencies.install:
+        named = [line.removeprefix("-r ") for line in s.dependencies.install]
+        out.append("dependencies: " + ", ".join(PYPROJECT if n == "." else n for n in named))
+    return out
+
+
+def _what_is_missing(s: Survey, *, ct: bool) -> list[str]:
+    """One line per thing ``init`` could not infer, with what to do about it."""
+    out = list(s.metrics_errors)
+    if not s.metrics and not s.metrics_errors and not s.has_gate:
+        out.append(
+            "dvc.yaml declares no metrics with numbers: add the file your evaluation writes "
+            "under `metrics:`, then rerun `mlgate init` to write the gate policy"
+        )
+    if not s.models:
+        out.append(
+            f"dvc.yaml declares no model: add `{s.model_snippet}` to dvc.yaml (DVC's model "
+            "registry) so that `mlgate release` knows what to release"
+        )
+    if not s.dependencies.install and not s.dependencies.root_file:
+        out.append(
+            "no src/requirements.txt or installable pyproject.toml found: list what the "
+            f"pipeline's stages import in {REQUIREMENTS_FILE} (the workflows install it)"
+        )
+    out += s.dependencies.notes
+    if not s.has_ct:
+        out.append(
+            f"{PARAMS_FILE} has no `ct:` section: "
+            + (
+                "`mlgate ct` (ct.yml) exits 2 naming the keys to add until it has one"
+                if ct
+                else "ct.yml (continuous training) not written; add one and rerun, or "
+                "`mlgate init --ct`"
+            )
+        )
+    return out
+
+
+def _workflows(root: Path, s: Survey, *, ct: bool, force: bool) -> list[_Step]:
+    wanted = ct or s.has_ct or (root / WORKFLOWS_DIR / CT_WORKFLOW).is_file()
+    names = tuple(n for n in WORKFLOWS if n != CT_WORKFLOW or wanted)
+    planned = workflow_templates(names)
     conflicts = [
         path
         for path, text in planned.items()
@@ -97,133 +211,87 @@ def init_project(
             f"{listed}: differ from mlgate's version; rerun with `mlgate init --force` to "
             "overwrite (commit or save your changes first)"
         )
-
-    actions: list[FileAction] = []
-    warnings: list[str] = []
+    steps = []
     for path, text in planned.items():
         target = root / path
-        if not target.is_file():
-            write_text(target, text)
-            actions.append(FileAction(path, CREATED))
-        elif path in conflicts:
-            write_text(target, text)
-            actions.append(FileAction(path, OVERWRITTEN))
-        else:
-            actions.append(FileAction(path, UNCHANGED))
+        if (root / path).is_file() and path not in conflicts:
+            steps.append(_Step(FileAction(path, Action.UNCHANGED)))
+            continue
+        action = Action.OVERWRITTEN if path in conflicts else Action.CREATED
+        steps.append(_Step(FileAction(path, action), _writer(target, text)))
+    return steps
 
+
+def _writer(target: Path, text: str) -> Callable[[], None]:
+    return lambda: write_text(target, text)
+
+
+def _deploy_readme(root: Path) -> _Step:
     if (root / DEPLOY_README).exists():  # a README of the user's own is fine: keep it
-        actions.append(FileAction(DEPLOY_README, KEPT))
-    else:
-        write_text(root / DEPLOY_README, template_text("deploy/README.md"))
-        actions.append(FileAction(DEPLOY_README, CREATED))
-    actions.append(_requirements(root, warnings))
-    actions.append(_gate_policy(root, warnings))
-    if (remote := _verify_remotes(root, warnings)) is not None:
-        actions.append(remote)
-    return InitResult(root=root, files=tuple(actions), warnings=tuple(warnings))
+        return _Step(FileAction(DEPLOY_README, Action.KEPT))
+    text = template_text("deploy/README.md")
+    return _Step(FileAction(DEPLOY_README, Action.CREATED), _writer(root / DEPLOY_README, text))
 
 
-def _requirements(root: Path, warnings: list[str]) -> FileAction:
+def _requirements(root: Path, s: Survey, warnings: list[str]) -> _Step:
+    """The file the workflows install: the project's dependencies, then mlgate."""
     target = root / REQUIREMENTS_FILE
     if not target.is_file():
-        write_text(target, template_text("requirements.txt").replace("{version}", __version__))
-        return FileAction(REQUIREMENTS_FILE, CREATED)
-    lines = [line.split("#")[0].strip() for line in target.read_text(encoding="utf-8").splitlines()]
-    if not any("mlgate" in line.lower() or line in (".", "-e .") for line in lines):
+        text = requirements_text(template_text("requirements.txt"), s.dependencies, __version__)
+        note = ", ".join([*s.dependencies.install, f"mlgate=={__version__}"])
+        return _Step(FileAction(REQUIREMENTS_FILE, Action.CREATED, note), _writer(target, text))
+    text = target.read_text(encoding="utf-8")
+    lines = {line.split("#")[0].strip() for line in text.splitlines()}
+    lines |= {"."} if "-e ." in lines else set()
+    for line in s.dependencies.install:
+        if line not in lines:
+            warnings.append(
+                f"{REQUIREMENTS_FILE}: does not name `{line}`; add it if the pipeline's stages "
+                "need it (the workflows install only this file)"
+            )
+    if names_mlgate(text):
+        return _Step(FileAction(REQUIREMENTS_FILE, Action.KEPT, "names mlgate"))
+    if "--hash" in text:  # pip's hash-checking mode: an unhashed line would fail the install
         warnings.append(
-            f"{REQUIREMENTS_FILE}: does not name mlgate; add `mlgate=={__version__}` "
-            "(the workflows install this file)"
+            f"{REQUIREMENTS_FILE}: pins hashes, so mlgate was not added; add "
+            f"`mlgate=={__version__}` with its hashes (the workflows install this file)"
         )
-    return FileAction(REQUIREMENTS_FILE, KEPT)
+        return _Step(FileAction(REQUIREMENTS_FILE, Action.KEPT, "pins hashes"))
+    added = (
+        ("" if text.endswith("\n") or not text else "\n")
+        + f"# the mlgate workflows install this file (added by `mlgate init`)\n"
+        f"mlgate=={__version__}\n"
+    )
+    return _Step(
+        FileAction(REQUIREMENTS_FILE, Action.APPENDED, f"mlgate=={__version__}"),
+        _writer(target, text + added),
+    )
 
 
-def _gate_policy(root: Path, warnings: list[str]) -> FileAction:
-    """Append a default ``gate:`` section to params.yaml unless one exists."""
-    target = root / PARAMS_FILE
-    existing = target.read_text(encoding="utf-8") if target.is_file() else ""
-    params = loads_yaml(existing, PARAMS_FILE) if existing.strip() else None
-    if params is not None and not isinstance(params, dict):
-        raise ConfigError(f"{PARAMS_FILE}: expected a mapping at the top level")
-    if params and "gate" in params:
-        return FileAction(PARAMS_FILE, KEPT, "has a gate: policy already")
-
-    found = default_rule_metric(root)
-    if found is None:
-        metrics_file, metric = "metrics.json", "accuracy"
-        warnings.append(
-            f"{PARAMS_FILE}: no metrics found in dvc.yaml to gate on; edit gate.rules "
-            f"(it names {metric!r} in {metrics_file} as a placeholder)"
-        )
-    else:
-        metrics_file, metric = found
+def _gate_policy(root: Path, s: Survey) -> _Step:
+    """Append a ``gate:`` section drafted from today's metrics, unless one exists."""
+    if s.has_gate:
+        return _Step(FileAction(PARAMS_FILE, Action.KEPT, "its gate: policy is never overwritten"))
+    source = policy_source(s.metrics)
+    if source is None:
+        return _Step(FileAction(PARAMS_FILE, Action.SKIPPED, "no metrics to gate on"))
     block = (
         template_text("gate.yaml")
-        .replace("{metrics_file}", metrics_file)
-        .replace("{metric}", metric)
+        .replace("{metrics_file}", source.path)
+        .replace("{rules}\n", draft_rules(source))
     )
-    _check_policy(block)
+    check_policy(block)
+    target = root / PARAMS_FILE
+    existing = target.read_text(encoding="utf-8") if target.is_file() else ""
     if existing and not existing.endswith("\n"):
         existing += "\n"
-    write_text(target, (existing + block) if existing else block.lstrip("\n"))
-    return FileAction(
-        PARAMS_FILE, APPENDED if existing else CREATED, f"gate on {metric} ({metrics_file})"
-    )
+    text = (existing + block) if existing.strip() else block.lstrip("\n")
+    note = f"gate on {', '.join(policy_metrics(source))} in {source.path}"
+    action = Action.APPENDED if existing.strip() else Action.CREATED
+    return _Step(FileAction(PARAMS_FILE, action, note), _writer(target, text))
 
 
-def _check_policy(block: str) -> None:
-    """The default policy must parse with the gate's own loader (shape drift is a bug)."""
-    from mlgate.gate.policy import load_policy
-
-    data = loads_yaml(block, PARAMS_FILE)
-    load_policy(Section(data["gate"], file=PARAMS_FILE, where="gate"))
-
-
-def default_rule_metric(root: Path) -> tuple[str, str] | None:
-    """``(metrics file, flat key)`` for a default rule, from the metrics dvc.yaml declares."""
-    candidates: list[tuple[str, str]] = []
-    for path in _declared_metrics(root):
-        file = root / path
-        if not file.is_file() or file.suffix != ".json":
-            continue
-        try:
-            data = loads_json(file.read_text(encoding="utf-8"), path)
-        except (DataError, UnicodeDecodeError):
-            continue
-        candidates.extend((path, key) for key in _flat_numbers(data))
-    for wanted in PREFERRED_METRICS:
-        for path, key in candidates:
-            if key == wanted or key.endswith(f".{wanted}"):
-                return path, key
-    return candidates[0] if candidates else None
-
-
-def _declared_metrics(root: Path) -> list[str]:
-    dvc_yaml = root / "dvc.yaml"
-    if not dvc_yaml.is_file():
-        return []
-    data = loads_yaml(dvc_yaml.read_text(encoding="utf-8"), "dvc.yaml") or {}
-    entries: list[Any] = list(data.get("metrics") or [])
-    for stage in (data.get("stages") or {}).values():
-        if isinstance(stage, dict):
-            entries.extend(stage.get("metrics") or [])
-    paths: list[str] = []
-    for entry in entries:
-        if isinstance(entry, str):
-            paths.append(entry)
-        elif isinstance(entry, dict):
-            paths.extend(str(key) for key in entry)
-    return paths
-
-
-def _flat_numbers(data: Any, prefix: str = "") -> Iterator[str]:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield from _flat_numbers(value, f"{prefix}{key}.")
-    elif isinstance(data, int | float) and not isinstance(data, bool) and math.isfinite(data):
-        yield prefix.rstrip(".")
-
-
-def _verify_remotes(root: Path, warnings: list[str]) -> FileAction | None:
+def _verify_remotes(root: Path, warnings: list[str]) -> _Step:
     """Set ``verify = true`` on every DVC remote of the project config: DVC's default
     (false) accepts a tampered object from the remote without a word."""
     from dvc.config import Config
@@ -235,13 +303,17 @@ def _verify_remotes(root: Path, warnings: list[str]) -> FileAction | None:
             "no DVC remote configured: add one for releases, e.g. `dvc remote add -d storage "
             "s3://bucket/path && dvc remote modify storage verify true`"
         )
-        return None
+        return _Step(FileAction("", Action.SKIPPED))
     unverified = [
         name for name, conf in remotes.items() if str(conf.get("verify")).lower() != "true"
     ]
     if not unverified:
-        return FileAction(DVC_CONFIG, KEPT, "verify = true on every remote")
-    with config.edit("repo") as conf:
-        for name in unverified:
-            conf["remote"][name]["verify"] = True
-    return FileAction(DVC_CONFIG, UPDATED, f"verify = true on {', '.join(unverified)}")
+        return _Step(FileAction(DVC_CONFIG, Action.KEPT, "verify = true on every remote"))
+
+    def write() -> None:
+        with config.edit("repo") as conf:
+            for name in unverified:
+                conf["remote"][name]["verify"] = True
+
+    note = f"verify = true on {', '.join(unverified)}"
+    return _Step(FileAction(DVC_CONFIG, Action.UPDATED, note), write)

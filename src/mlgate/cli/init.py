@@ -1,10 +1,13 @@
-"""``mlgate init [--force]``: scaffold the GitHub Actions workflows, a gate policy, deploy/."""
+"""``mlgate init [--force] [--ct] [--dry-run]``: read the repository, then scaffold mlgate."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "write the GitHub Actions workflows, a default gate policy and deploy/ into this repository"
+HELP = (
+    "read the repository's metrics, models and dependencies, then write the GitHub Actions "
+    "workflows, a gate policy and deploy/"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -12,6 +15,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--force",
         action="store_true",
         help="overwrite workflow files that differ from mlgate's version",
+    )
+    parser.add_argument(
+        "--ct",
+        action="store_true",
+        help="also write ct.yml (continuous training) when params.yaml has no ct: section",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be written; write nothing"
     )
     parser.add_argument(
         "-C",
@@ -27,16 +38,24 @@ def run(args: argparse.Namespace) -> int:
 
     from mlgate.scaffold import init_project
 
-    result = init_project(args.directory, force=args.force)
+    result = init_project(args.directory, force=args.force, ct=args.ct, dry_run=args.dry_run)
     out = sys.stdout
-    width = max(len(f.action) for f in result.files)
-    for item in result.files:
+    for line in result.found:
+        out.write(f"found  {line}\n")
+    labels = [f.action.planned if result.dry_run else str(f.action) for f in result.files]
+    width = max(len(label) for label in labels)
+    for label, item in zip(labels, result.files, strict=True):
         note = f"  ({item.note})" if item.note else ""
-        out.write(f"{item.action:<{width}}  {item.path}{note}\n")
+        out.write(f"{label:<{width}}  {item.path}{note}\n")
     for warning in result.warnings:
         sys.stderr.write(f"mlgate: warning: {warning}\n")
-    out.write(
-        "next: commit these files, create a `production` environment in the repository's "
-        "settings (Settings > Environments) and push a pull request\n"
-    )
+    if result.dry_run:
+        out.write("dry run: nothing written\n")
+    elif not result.wrote:
+        out.write("nothing to write: mlgate's files are in place\n")
+    else:
+        out.write(
+            "next: commit these files, create a `production` environment in the repository's "
+            "settings (Settings > Environments) and push a pull request\n"
+        )
     return 0
