@@ -135,6 +135,8 @@ def test_infer_direction() -> None:
     assert infer_direction("val.error_rate") == "lower"
     assert infer_direction("loss_curve.auc") == "higher"  # only the leaf name counts
     assert infer_direction("roc_auc") == "higher"
+    assert infer_direction("log_loss.high") == "lower"  # a bound is named after its metric
+    assert infer_direction("accuracy.low") == "higher"
 
 
 # -- property-based ---------------------------------------------------------------------------

@@ -220,15 +220,23 @@ def test_terminal_tables_colour_by_direction() -> None:
 
     out = StringIO()
     console = Console(file=out, width=160, force_terminal=True, color_system="standard")
+    old = {"log_loss": 0.2, "f1": 0.5, "recall": 0.5, "mae": 2.0}
+    new = {"log_loss": 0.1, "f1": 0.3, "recall": 0.8, "mae": 2.5}
     render_diff(
-        console,
-        diff_metrics(
-            {SCORES: {"log_loss": 0.2, "f1": 0.5}}, {SCORES: {"log_loss": 0.1, "f1": 0.4}}
-        ),
+        console, diff_metrics({SCORES: old}, {SCORES: new}), directions={f"{SCORES}:mae": "lower"}
     )
-    text_out = out.getvalue()
-    # log_loss down is green, f1 down is red
-    assert re.search(r"\x1b\[32m +-0\.1", text_out) and re.search(r"\x1b\[31m +-0\.1", text_out)
+    # each metric's own row (a different change each, so a swapped colour cannot hide)
+    change = {
+        line.split("│")[2].strip(): line.split("│")[5]
+        for line in out.getvalue().splitlines()
+        if line.count("│") == 6
+    }
+    green, red = "\x1b[32m", "\x1b[31m"
+    assert green in change["log_loss"] and red not in change["log_loss"]  # lower is better, down
+    assert red in change["f1"] and green not in change["f1"]  # higher is better, down
+    assert green in change["recall"] and red not in change["recall"]  # higher is better, up
+    assert red in change["mae"] and green not in change["mae"]  # lower (by policy), up
+    assert "-0.1" in change["log_loss"] and "-0.2" in change["f1"]
     plain = StringIO()
     render_gate(Console(file=plain, width=160), _data({}, {SCORES: {"f1": 1.0}}).result)
     assert "gate: pass" in plain.getvalue()
@@ -252,3 +260,39 @@ def test_collect_reads_both_revisions(tmp_path: Path, env: dict[str, str]) -> No
         "rows": 60,
         "violations": 0,
     }
+
+
+BOOT = "metrics/bootstrap.json"
+#: rising values: log_loss's upper bound up is worse, accuracy's lower bound up is better,
+#: a spread is neither; `mae` is lower-is-better only because the policy says so
+BOUNDS_OLD = {"log_loss": {"high": 0.09, "std": 0.01}, "accuracy": {"low": 0.90, "std": 0.02}}
+BOUNDS_NEW = {"log_loss": {"high": 0.12, "std": 0.03}, "accuracy": {"low": 0.93, "std": 0.01}}
+MAE_OLD, MAE_NEW = {"mae": {"high": 2.0, "low": 1.0}}, {"mae": {"high": 3.0, "low": 1.5}}
+
+
+def test_derived_keys_follow_their_metric_and_spreads_are_never_coloured() -> None:
+    from rich.console import Console
+
+    from mlgate.report.terminal import render_diff
+
+    d = diff_metrics({BOOT: {**BOUNDS_OLD, **MAE_OLD}}, {BOOT: {**BOUNDS_NEW, **MAE_NEW}})
+    policy = {f"{SCORES}:mae": "lower"}
+    md = diff_markdown(d, directions=policy)
+    assert "| `log_loss.high` | 0.09 | 0.12 | +0.03 🔴 |" in md
+    assert "| `accuracy.low` | 0.9 | 0.93 | +0.03 🟢 |" in md
+    assert "| `log_loss.std` | 0.01 | 0.03 | +0.02 |" in md
+    assert "| `accuracy.std` | 0.02 | 0.01 | -0.01 |" in md
+    assert "| `mae.high` | 2 | 3 | +1 🔴 |" in md and "| `mae.low` | 1 | 1.5 | +0.5 🔴 |" in md
+
+    out = StringIO()
+    console = Console(file=out, width=160, force_terminal=True, color_system="standard")
+    render_diff(console, d, directions=policy)
+    rows = {
+        line.split("│")[2].strip(): line.split("│")[5]
+        for line in out.getvalue().splitlines()
+        if line.count("│") == 6
+    }
+    assert "\x1b[31m" in rows["log_loss.high"] and "\x1b[32m" in rows["accuracy.low"]
+    assert "\x1b[31m" in rows["mae.high"]
+    for spread in ("log_loss.std", "accuracy.std"):
+        assert "\x1b[3" not in rows[spread] and re.search(r"[+-]0\.0\d", rows[spread])

@@ -15,10 +15,52 @@ from typing import Any
 LOWER_WORDS = ("loss", "error")
 
 
+#: Leaves of keys derived from a metric: a bound of its interval follows the metric's
+#: direction (``log_loss.high`` down is better); a spread has none (``roc_auc.std``).
+BOUND_LEAVES = frozenset({"low", "high", "lower", "upper"})
+SPREAD_LEAVES = frozenset({"std", "stdev", "stderr", "sem", "var", "variance"})
+
+
 def infer_direction(key: str) -> str:
-    """``"lower"`` for losses and errors (``log_loss``, ``val.error_rate``), else ``"higher"``."""
-    leaf = key.rsplit(".", 1)[-1].lower()
-    return "lower" if any(w in leaf for w in LOWER_WORDS) else "higher"
+    """``"lower"`` for losses and errors (``log_loss``, ``val.error_rate``), else ``"higher"``.
+
+    Only the leaf name counts, except for a bound, which is named after its metric:
+    ``log_loss.high`` is lower-is-better like ``log_loss``.
+    """
+    parent, _, leaf = key.rpartition(".")
+    if parent and leaf.lower() in BOUND_LEAVES:
+        return infer_direction(parent)
+    return "lower" if any(w in leaf.lower() for w in LOWER_WORDS) else "higher"
+
+
+def change_direction(
+    key: str, *, file: str = "", directions: Mapping[str, str] | None = None
+) -> str | None:
+    """How a change of ``key`` is coloured: ``"higher"`` or ``"lower"`` is better, ``None``
+    for a spread (``roc_auc.std``: a narrower interval is not a better or worse metric).
+
+    ``directions`` (``{"file:key": direction}``, from the gate policy) beats names; a bound
+    takes its metric's stated direction from any file (bootstrap intervals live beside the
+    scores they bound).
+
+    >>> change_direction("mae.high", directions={"metrics/scores.json:mae": "lower"})
+    'lower'
+    >>> change_direction("roc_auc.std") is None
+    True
+    """
+    dirs = directions or {}
+    stated = dirs.get(f"{file}:{key}")
+    if stated is not None:
+        return stated
+    parent, _, leaf = key.rpartition(".")
+    if leaf.lower() in SPREAD_LEAVES:
+        return None
+    if parent and leaf.lower() in BOUND_LEAVES:
+        metric = dirs.get(f"{file}:{parent}") or next(
+            (d for k, d in dirs.items() if k.endswith(f":{parent}")), None
+        )
+        return metric or change_direction(parent, file=file)
+    return infer_direction(key)
 
 
 def policy_directions(

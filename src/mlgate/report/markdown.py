@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from mlgate.metrics.diff import infer_direction
+from mlgate.metrics.diff import change_direction, infer_direction
 from mlgate.report.escape import code, text
 
 if TYPE_CHECKING:
@@ -48,8 +48,9 @@ def _interval(iv: tuple[float, float] | None) -> str:
     return "—" if iv is None else f"[{iv[0]:+.3g}, {iv[1]:+.3g}]"
 
 
-def _arrow(change: float | None, direction: str) -> str:
-    """A green or red dot for a metric's change; nothing for params (no direction) or NaN."""
+def _arrow(change: float | None, direction: str | None) -> str:
+    """A green or red dot for a metric's change; nothing for params and spreads (no
+    direction) or NaN."""
     if not change or direction not in ("higher", "lower") or change != change:
         return ""
     better = (change > 0) == (direction == "higher")
@@ -140,7 +141,7 @@ def _changes_table(
     changes: Mapping[str, Change],
     *,
     limit: int = MAX_ROWS,
-    direction: Callable[[str], str] = infer_direction,
+    direction: Callable[[str], str | None] = change_direction,
 ) -> list[str]:
     lines = [title, "", "| key | baseline | candidate | change |", "|---|---:|---:|---:|"]
     items = list(changes.items())
@@ -155,9 +156,9 @@ def _changes_table(
     return lines
 
 
-def _no_direction(key: str) -> str:
+def _no_direction(key: str) -> None:
     """Params have no better or worse: never coloured."""
-    return ""
+    return None
 
 
 def _params(data: ReportData) -> list[str]:
@@ -280,7 +281,13 @@ def _other_metrics(data: ReportData) -> list[str]:
     if not d:
         return []
     changes = {f"{f}:{k}": c for f, ch in d.files.items() for k, c in ch.items()}
-    return _changes_table("### Other metrics that changed", changes)
+    files = {f"{f}:{k}": (f, k) for f, ch in d.files.items() for k in ch}
+
+    def direction(label: str) -> str | None:
+        file, key = files[label]
+        return change_direction(key, file=file)
+
+    return _changes_table("### Other metrics that changed", changes, direction=direction)
 
 
 def render_report(data: ReportData, *, limit: int = COMMENT_LIMIT, marker: bool = False) -> str:
@@ -333,8 +340,8 @@ def diff_markdown(
     parts: list[list[str]] = []
     for file, changes in metrics.files.items():
 
-        def direction(key: str, file: str = file) -> str:
-            return dirs.get(f"{file}:{key}") or infer_direction(key)
+        def direction(key: str, file: str = file) -> str | None:
+            return change_direction(key, file=file, directions=dirs)
 
         parts.append(_changes_table(f"### {code(file)}", changes, direction=direction))
     if params is not None:

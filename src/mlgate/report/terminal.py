@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mlgate.metrics.diff import infer_direction
+from mlgate.metrics.diff import change_direction
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,11 +35,11 @@ def _num(x: Any) -> str:
     return str(x)
 
 
-def _change(d: float | None, direction: str) -> tuple[str, str]:
+def _change(d: float | None, direction: str | None) -> tuple[str, str]:
     if d is None:
         return "-", ""
-    if d == 0:
-        return "0", ""
+    if d == 0 or direction is None:  # no direction (a spread): a change, neither green nor red
+        return ("0", "") if d == 0 else (f"{d:+.4g}", "")
     better = (d > 0) == (direction == "higher")
     return f"{d:+.4g}", "green" if better else "red"
 
@@ -65,7 +65,7 @@ def render_diff(
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
         for file, changes in metrics.files.items():
             for key, c in changes.items():
-                direction = (directions or {}).get(f"{file}:{key}") or infer_direction(key)
+                direction = change_direction(key, file=file, directions=directions)
                 text, style = _change(c.diff, direction)
                 table.add_row(
                     Text(file), Text(key), _num(c.old), _num(c.new), Text(text, style=style)
@@ -95,7 +95,7 @@ def plain_diff(metrics: Diff, params: Diff | None = None) -> str:
     parts = []
     if metrics:
         rows = [
-            [file, key, _num(c.old), _num(c.new), _change(c.diff, infer_direction(key))[0]]
+            [file, key, _num(c.old), _num(c.new), _change(c.diff, None)[0]]
             for file, changes in metrics.files.items()
             for key, c in changes.items()
         ]
