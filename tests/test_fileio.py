@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mlgate.errors import DataError
-from mlgate.fileio import loads_json, write_json, write_text
+from mlgate.fileio import atomic_open, loads_json, write_bytes, write_json, write_text
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,20 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path) -> None:
         write_json(target, {"a": float("nan")})
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["scores.json"]
+    # a failure while writing, with the file open: a lone surrogate has no UTF-8 encoding
+    with pytest.raises(UnicodeEncodeError):
+        write_text(target, "new" + "\ud800")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["scores.json"]
+
+
+def test_atomic_open_failure_inside_the_block(tmp_path: Path) -> None:
+    target = tmp_path / "model.bin"
+    write_bytes(target, b"old")
+    with pytest.raises(RuntimeError, match="crash"), atomic_open(target, "wb") as handle:
+        handle.write(b"new bytes")
+        handle.flush()
+        assert len(os.listdir(tmp_path)) == 2  # the temporary file, beside the target
+        raise RuntimeError("crash")
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["model.bin"]
