@@ -148,3 +148,27 @@ def test_any_finite_rows_round_trip(rows: list[tuple[float, float, float]]) -> N
     body = json.dumps({"rows": [dict(zip("abc", r, strict=True)) for r in rows]})
     frame = check(body)
     assert frame.to_numpy().tolist() == [[float(v) for v in r] for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("body", "row", "column", "words"),
+    [
+        ('{"rows": [{"a": 1, "b": 2, "c": 3}, {"a": NaN, "b": 2, "c": 3}]}', 1, "a", "a: NaN"),
+        ('{"rows": [{"a": 1, "b": -Infinity, "c": 3}]}', 0, "b", "b: -Infinity is not"),
+        ('{"rows": [{"a": 1, "b": [Infinity], "c": 3}]}', 0, "b", "b: Infinity is not"),
+        ('{"rows": [{"a": 1, "b": 2, "c": 3}, {"a": 1, "a": 2, "b": 2, "c": 3}]}', 1, "a", "dup"),
+        ('{"rows": [{"a": 1, "b": {"x": 1, "x": 2}, "c": 3}]}', 0, "b", "duplicate key 'x'"),
+    ],
+)
+def test_refused_literals_and_duplicate_keys_name_the_row_and_the_column(
+    body: str, row: int, column: str, words: str
+) -> None:
+    err = rejected(body)
+    assert err.status == 422 and err.detail["row"] == row and err.detail["column"] == column
+    assert words in err.detail["error"]
+
+
+def test_refused_literals_and_keys_outside_the_rows_name_no_row() -> None:
+    err = rejected('{"rows": [{"a": 1, "b": 2, "c": 3}], "rows": []}')
+    assert err.detail == {"error": "duplicate key 'rows'", "column": "rows"}
+    assert "row" not in rejected('{"rows": [{"a": 1, "b": 2, "c": 3}], "x": NaN}').detail

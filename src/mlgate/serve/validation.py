@@ -81,29 +81,112 @@ class InvalidRequest(Exception):
             self.detail["column"] = column
 
 
+class _DuplicateKey(InvalidRequest):
+    """The strict parse met a repeated key (located by :func:`_locate`)."""
+
+
 def _reject_constant(name: str) -> Any:
     raise InvalidRequest(422, f"{name} is not a finite number")
+
+
+def _repeated(pairs: list[tuple[str, Any]]) -> str:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    raise AssertionError("no repeated key")  # called only when dict(pairs) lost a pair
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
     if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise InvalidRequest(422, f"duplicate key {key!r}", column=key)
-            seen.add(key)
+        key = _repeated(pairs)
+        raise _DuplicateKey(422, f"duplicate key {key!r}", column=key)
     return out
 
 
 def parse_body(body: bytes) -> Any:
-    """Strict JSON: no NaN/Infinity literals, no duplicate keys (``json.loads`` allows both)."""
+    """Strict JSON: no NaN/Infinity literals, no duplicate keys (``json.loads`` allows both).
+
+    A refused literal or key names its row and column, like every other 422 (found by a
+    second, lenient parse: only bodies that fail pay for it).
+    """
     try:
         return json.loads(body, object_pairs_hook=_pairs, parse_constant=_reject_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidRequest(422, f"body is not valid JSON ({exc})") from exc
     except RecursionError as exc:
         raise InvalidRequest(422, "body is nested too deeply") from exc
+    except InvalidRequest as exc:
+        try:
+            located = _locate(body, exc)
+        except RecursionError:  # nested too deeply to search: the message alone
+            located = exc
+        raise located from None
+
+
+class _Literal(float):
+    """A ``NaN``/``Infinity`` literal, kept by the lenient parse to be found again."""
+
+    literal = ""
+
+
+class _Duplicated(dict[str, Any]):
+    """An object with a repeated key (the first one repeated), kept by the lenient parse."""
+
+    key = ""
+
+
+def _keep_literal(name: str) -> _Literal:
+    out = _Literal(name.replace("Infinity", "inf"))
+    out.literal = name
+    return out
+
+
+def _keep_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    dup = _Duplicated(out)
+    dup.key = _repeated(pairs)
+    return dup
+
+
+def _locate(body: bytes, exc: InvalidRequest) -> InvalidRequest:
+    """``exc`` with the row and the column of the first row holding the refused literal or
+    key (a value nested in a column counts for that column); ``exc`` when outside the rows."""
+    payload = json.loads(body, object_pairs_hook=_keep_pairs, parse_constant=_keep_literal)
+    rows = payload.get("rows") if isinstance(payload, dict) else None
+    kind = _Duplicated if isinstance(exc, _DuplicateKey) else _Literal
+    for i, row in enumerate(rows if isinstance(rows, list) else []):
+        if isinstance(row, _Duplicated) and kind is _Duplicated:
+            return InvalidRequest(422, f"duplicate key {row.key!r}", row=i, column=row.key)
+        for column, value in row.items() if isinstance(row, dict) else ():
+            found = _find(value, kind)
+            if isinstance(found, _Literal):
+                message = f"{column}: {found.literal} is not a finite number"
+                return InvalidRequest(422, message, row=i, column=column)
+            if isinstance(found, _Duplicated):
+                message = f"{column}: duplicate key {found.key!r}"
+                return InvalidRequest(422, message, row=i, column=column)
+        if _find(row, kind) is not None:
+            return InvalidRequest(422, str(exc), row=i)
+    return exc
+
+
+def _find(value: Any, kind: type) -> Any:
+    """The first ``kind`` in ``value`` (itself, or nested in lists and objects), or None."""
+    if isinstance(value, kind):
+        return value
+    children = (
+        value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    )
+    for child in children:
+        found = _find(child, kind)
+        if found is not None:
+            return found
+    return None
 
 
 def _check_value(col: Column, value: Any, row: int) -> Any:
