@@ -8,6 +8,7 @@ exercised: two empty outputs would agree and prove nothing), then checks that
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -529,19 +530,19 @@ def test_clone_reads_cached_metrics_from_the_remote(tmp_path: Path, env: dict[st
     remote = tmp_path / "remote"
     root = _gated_project(tmp_path / "repo", env, remote=remote)
     original = {args: mlgate_diff(root, env, *args)[0] for args in _DIFFS}
-    gates = {tag: _gate(root, env, tag).returncode for tag in ("v1", "v2")}
-    assert gates == {"v1": 1, "v2": 0}
+    gates = {tag: _gate_json(root, env, tag) for tag in ("v1", "v2")}
+    assert {tag: code for tag, (code, _) in gates.items()} == {"v1": 1, "v2": 0}
 
     clone = _clone(root, tmp_path / "clone", env)
     for args in _DIFFS:
         theirs = dvc_diff(clone, env, *args)
         assert_same(theirs, original[args], f"DVC in the clone, diff {args}")
-        ours, proc = mlgate_diff(clone, env, *args)
+        ours, _ = mlgate_diff(clone, env, *args)
         assert_same(ours, theirs, f"clone, diff {args}")
     assert_same(original[("v1", "v2")], V1_V2, "DVC")
-    for tag, code in gates.items():
-        proc = _gate(clone, env, tag)
-        assert proc.returncode == code, f"gate {tag} in the clone\n{proc.stdout}\n{proc.stderr}"
+    # the working tree has no eval/ either: DVC reads it by dvc.lock's hash, from the remote
+    for tag, answer in gates.items():
+        assert _gate_json(clone, env, tag) == answer, f"gate {tag}: the clone differs"
 
 
 def test_clone_without_cache_or_remote(tmp_path: Path, env: dict[str, str]) -> None:
@@ -610,6 +611,13 @@ def _gated_project(
     return root
 
 
+def _gate_json(root: Path, env: dict[str, str], baseline: str) -> tuple[int, Any]:
+    """``mlgate gate BASELINE --json``: the exit code and the verdict (exit 0 or 1 only)."""
+    proc = _gate(root, env, baseline, "--json")
+    assert proc.returncode in (0, 1), f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.returncode, json.loads(proc.stdout)
+
+
 def _assert_one_line_error(proc: Any, path: str, *revision_names: str) -> None:
     shown = f"exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
     assert proc.returncode == 2, shown
@@ -624,11 +632,12 @@ def _assert_one_line_error(proc: Any, path: str, *revision_names: str) -> None:
 def test_gate_fails_on_a_drop_in_a_cached_metric(tmp_path: Path, env: dict[str, str]) -> None:
     root = _gated_project(tmp_path / "repo", env)
     assert_same(dvc_diff(root, env, "v1")["eval/metrics.json"], V1_V2["eval/metrics.json"], "DVC")
-    proc = _gate(root, env, "v1")
-    assert proc.returncode == 1, f"{proc.stdout}\n{proc.stderr}"
-    assert "acc" in proc.stdout
-    proc = _gate(root, env, "v2")  # no change at all: passes
-    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
+    code, verdict = _gate_json(root, env, "v1")
+    assert code == 1 and verdict["verdict"] == "fail", verdict
+    (rule,) = verdict["rules"]
+    assert (rule["status"], rule["baseline"], rule["candidate"]) == ("fail", 0.9, 0.8), rule
+    code, verdict = _gate_json(root, env, "v2")  # no change at all: passes
+    assert code == 0 and verdict["verdict"] == "pass", verdict
 
 
 @pytest.mark.parametrize(

@@ -54,8 +54,6 @@ class Odd(Enum):
 
 MISSING, MALFORMED = Odd.MISSING, Odd.MALFORMED
 
-EXAMPLES = itertools.count()
-
 
 @dataclass(frozen=True)
 class MetricFile:
@@ -195,6 +193,24 @@ def build(root: Path, env: dict[str, str], layout: list[tuple[MetricFile, Any]])
     return root
 
 
+class Workdir:
+    """Where examples are built; its repr stays short in Hypothesis' failure report."""
+
+    def __init__(self, path: Path, env: dict[str, str]) -> None:
+        self.path, self.env, self._examples = path, env, itertools.count()
+
+    def __repr__(self) -> str:
+        return f"Workdir({str(self.path)!r})"
+
+    def next_root(self) -> Path:
+        return self.path / f"example{next(self._examples)}"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, env: dict[str, str]) -> Workdir:
+    return Workdir(tmp_path, env)
+
+
 @pytest.mark.slow
 @settings(
     max_examples=12,
@@ -203,10 +219,9 @@ def build(root: Path, env: dict[str, str], layout: list[tuple[MetricFile, Any]])
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: see the docstring
 )
 @given(layout=layouts())
-def test_diff_agrees_with_dvc(
-    tmp_path: Path, env: dict[str, str], layout: list[tuple[MetricFile, Any]]
-) -> None:
-    root = build(tmp_path / f"example{next(EXAMPLES)}", env, layout)
+def test_diff_agrees_with_dvc(workdir: Workdir, layout: list[tuple[MetricFile, Any]]) -> None:
+    env = workdir.env
+    root = build(workdir.next_root(), env, layout)
     shown = "\n".join(f"{f.path(i)} ({f.kind}): {values!r}" for i, (f, values) in enumerate(layout))
     for args in (("v1", "v2"), ("v1", "v2", "--all")):
         theirs = dvc_diff(root, env, *args)
