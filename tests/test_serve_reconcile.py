@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -173,37 +172,40 @@ def test_failed_commit_backs_off_but_a_new_commit_is_tried_at_once(
 
 
 def test_schema_at_the_released_commit_drives_validation(
-    world: tuple[FakeSource, Reconciler, Clock], monkeypatch: pytest.MonkeyPatch
+    world: tuple[FakeSource, Reconciler, Clock],
 ) -> None:
-    import types
-    from dataclasses import dataclass
+    """The real data/schema.yaml of the released commit, with a non-float column, decides
+    what /predict accepts: a server that ignored the schema's columns would take 14.5."""
+    import httpx
+    import yaml
 
-    from tests.serve_support import feature_names
+    from mlgate.serve.app import create_app
+    from tests.serve_support import example_row, running
 
-    @dataclass
-    class Col:
-        dtype: str
-        nullable: bool = False
-        min: float | None = None
-        max: float | None = None
-
-    seen: list[Path] = []
-
-    class Schema:
-        def __init__(self, path: Path) -> None:
-            seen.append(path)
-            self.columns = {n: Col("float64", min=0, max=10) for n in feature_names()}
-
-    fake = types.ModuleType("mlgate.data.schema")
-    fake.load_schema = Schema  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "mlgate.data.schema", fake)
+    root = Path(__file__).resolve().parents[1]
+    schema = yaml.safe_load((root / "data/schema.yaml").read_text())
+    # mean_radius becomes a whole number from a short list (the model still takes floats)
+    schema["columns"]["mean_radius"] = {"dtype": "integer", "allowed": [12, 13, 14, 15]}
     source, rec, _ = world
     data = model_bytes(1.0)
     pointer = pointer_for(data, "v1.0.0")
     source.files[source.tip] = {}
-    source.files[pointer.commit] = {"data/schema.yaml": b"columns: {}\n"}
+    source.files[pointer.commit] = {"data/schema.yaml": yaml.safe_dump(schema).encode()}
     source.release(data, "v1.0.0")
     assert rec.reconcile().outcome == "swapped"
-    assert seen and seen[0].read_bytes() == b"columns: {}\n"
-    assert rec.state.current is not None
-    assert rec.state.current.schema.source == f"{'a' * 12}:data/schema.yaml"
+    current = rec.state.current
+    assert current is not None and current.schema.source == f"{'a' * 12}:data/schema.yaml"
+    assert not current.schema.numeric and not current.takes_array
+
+    def row(radius: object) -> dict[str, object]:
+        return {**example_row(), "mean_radius": radius}
+
+    with (
+        running(create_app(state=rec.state, metrics=rec.metrics, max_rows=5)) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        assert client.post("/predict", json={"rows": [row(14)]}).status_code == 200
+        for i, bad in enumerate([14.5, 17, "14"]):
+            answer = client.post("/predict", json={"rows": [row(14), row(bad)]})
+            assert answer.status_code == 422, (bad, answer.text)
+            assert answer.json()["row"] == 1 and answer.json()["column"] == "mean_radius", i
