@@ -16,6 +16,20 @@ from mlgate.errors import GitError
 
 #: Pseudo-revision meaning "the files in the working tree".
 WORKTREE = "workspace"
+#: Where DVC keeps experiments, and its queue's stashes (``dvc/repo/experiments/refs.py``).
+EXPS_NAMESPACE = "refs/exps"
+CELERY_STASH = "refs/exps/celery/stash"
+CELERY_FAILED = "refs/exps/celery/failed"
+
+
+@dataclass(frozen=True)
+class ExperimentRef:
+    """A DVC experiment: its name, ref, commit and the commit it was run from."""
+
+    name: str
+    ref: str
+    sha: str
+    baseline: str
 
 
 @dataclass(frozen=True)
@@ -95,9 +109,16 @@ class Repo:
         return self.out("rev-parse", "--is-shallow-repository") == "true"
 
     def resolve(self, rev: str) -> str:
-        """Full SHA of ``rev``; a clear error for unknown revisions and shallow clones."""
+        """Full SHA of ``rev``; a clear error for unknown revisions and shallow clones.
+
+        A DVC experiment name (``dvc exp run -n NAME``) resolves as DVC resolves it: see
+        :meth:`resolve_experiment`.
+        """
         proc = self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
         if proc.returncode != 0:
+            found = self.resolve_experiment(rev)
+            if found is not None:
+                return found
             hint = ""
             if self.is_shallow():
                 hint = (
@@ -109,6 +130,45 @@ class Repo:
 
     def head(self) -> str:
         return self.resolve("HEAD")
+
+    # -- DVC experiments (refs/exps/<2>/<38>/<name>) ---------------------------------------------
+    def experiment_refs(self) -> list[ExperimentRef]:
+        """Every DVC experiment of the repository (queued and running ones are not refs)."""
+        text = self.out("for-each-ref", "--format=%(objectname) %(refname)", EXPS_NAMESPACE)
+        out = []
+        for line in text.splitlines():
+            sha, _, ref = line.partition(" ")
+            parts = ref.split("/")
+            if len(parts) == 5 and len(parts[2]) == 2 and len(parts[3]) == 38:
+                out.append(ExperimentRef(parts[4], ref, sha, parts[2] + parts[3]))
+        return out
+
+    def resolve_experiment(self, name: str) -> str | None:
+        """The commit of experiment ``name`` as DVC resolves it, None when there is none.
+
+        One experiment of that name: it. Several (run from different baselines): the one
+        whose baseline is HEAD, else an error listing them. A queued or failed experiment
+        is an error that says so.
+        """
+        if not name or name.startswith("-") or "/" in name:
+            return None
+        found = [e for e in self.experiment_refs() if e.name == name]
+        if len(found) > 1:
+            head = self.run("rev-parse", "--verify", "--quiet", "HEAD", check=False)
+            mine = [e for e in found if e.baseline == head.stdout.decode().strip()]
+            if len(mine) == 1:
+                return mine[0].sha
+            listed = ", ".join(f"{e.ref} (baseline {e.baseline[:7]})" for e in found)
+            raise GitError(f"experiment name {name!r} is ambiguous: {listed}; give its ref")
+        if found:
+            return found[0].sha
+        for stash, state in ((CELERY_STASH, "queued"), (CELERY_FAILED, "failed")):
+            log = self.run("log", "-g", "--format=%gs", stash, "--", check=False)
+            for message in log.stdout.decode(errors="replace").splitlines():
+                if message.rsplit(":", 1)[-1] == name and "dvc-exp:" in message:
+                    hint = "run `dvc queue start`" if state == "queued" else "see `dvc queue logs`"
+                    raise GitError(f"experiment {name!r} is {state}, not run yet: {hint}")
+        return None
 
     def short(self, rev: str) -> str:
         return self.out("rev-parse", "--short", rev)

@@ -21,7 +21,14 @@ from mlgate.gate.stats import parse_predictions
 from mlgate.git import WORKTREE, Repo
 from mlgate.metrics.read import RevisionReader, source_name
 
-__all__ = ["evaluate_revisions", "policy_at", "read_snapshot", "resolve_baseline"]
+__all__ = [
+    "evaluate_revisions",
+    "policy_at",
+    "policy_files",
+    "read_snapshot",
+    "resolve_baseline",
+    "snapshot_of",
+]
 
 
 def read_snapshot(
@@ -39,9 +46,20 @@ def read_snapshot(
     it stops the gate (exit 2) instead of passing. Predictions that are tracked but
     unavailable stop it too when a rule asks for significance.
     """
-    name = label or rev
-    wanted = [policy.predictions_file, policy.metrics_file, *(r.file for r in policy.rules)]
-    reader = RevisionReader(repo, rev, label=name, store=store, prefetch=wanted)
+    reader = RevisionReader(
+        repo, rev, label=label or rev, store=store, prefetch=policy_files(policy)
+    )
+    return snapshot_of(reader, policy)
+
+
+def policy_files(policy: Policy) -> list[str]:
+    """The files a policy reads besides the declared metrics (prefetched in one batch)."""
+    return [policy.predictions_file, policy.metrics_file, *(r.file for r in policy.rules)]
+
+
+def snapshot_of(reader: RevisionReader, policy: Policy) -> Snapshot:
+    """The :class:`Snapshot` of the revision ``reader`` reads (see :func:`read_snapshot`)."""
+    repo, rev = reader.repo, reader.rev
     metrics = reader.metrics()
     try:
         raw = reader.read(policy.predictions_file)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.errors import ConfigError, DataError, MlgateError, ObjectUnavailable
+from mlgate.errors import ConfigError, DataError, GitError, MlgateError, ObjectUnavailable
 from mlgate.git import WORKTREE, Repo
 from mlgate.metrics.cache import ParseCache
 from mlgate.metrics.layout import (
@@ -242,8 +242,22 @@ class RevisionReader:
             files = self.repo.ls_worktree(DVC_YAML, DVCIGNORE, ".dvc/config")
         else:  # list the tree while the root's files (and the hints) are read by path
             wait = self.repo.ls_tree_start(self.rev)
-            self._blobs.update(self.repo.show_many(self.rev, list(dict.fromkeys(early))))
-            self._listing = wait()
+            try:
+                blobs = self.repo.show_many(self.rev, list(dict.fromkeys(early)))
+            except GitError:
+                blobs = None  # not a git revision: perhaps a DVC experiment's name
+            try:
+                listing = wait()
+            except GitError:
+                listing = None
+            if blobs is None or listing is None:
+                sha = self.repo.resolve(self.rev)  # experiments, or the clear error
+                if sha == self.rev:
+                    raise GitError(f"unknown revision {self.rev!r}")
+                self.rev = sha
+                return self._list(early)
+            self._blobs.update(blobs)
+            self._listing = listing
             files = [p for p, (kind, _) in self._listing.items() if kind == "blob"]
         self._files = set(files)
         for path in files:
