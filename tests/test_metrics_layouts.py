@@ -102,9 +102,14 @@ def test_metrics_inside_cached_outputs(tmp_path: Path, env: dict[str, str]) -> N
     assert_same(out["plain"], V1_V2, "DVC")
     assert_same(out["all"], V1_V2_ALL, "DVC")
     assert_same(assert_parity(root, env, "v2", "v1")["plain"], _reverse(V1_V2), "DVC")
-    # the working tree as the candidate (mlgate's default, DVC's `workspace`)
-    assert_parity(root, env, "v1")
     assert "m.json" not in out["stderr"], out["stderr"]  # nothing to warn about
+    # the working tree as the candidate (mlgate's default, DVC's `workspace`), then edited
+    assert_parity(root, env, "v1")
+    (root / "eval" / "metrics.json").write_text('{"acc": 0.7, "loss": 0.3}')
+    out = assert_parity(root, env, "v1")
+    assert_same(
+        out["plain"]["eval/metrics.json"]["acc"], {"old": 0.9, "new": 0.7, "diff": 0.7 - 0.9}, "DVC"
+    )
 
 
 def test_working_tree_metric_only_in_the_cache(tmp_path: Path, env: dict[str, str]) -> None:
@@ -492,6 +497,37 @@ def test_values_reversed_and_against_the_working_tree(tmp_path: Path, env: dict[
     assert warned(
         out["stderr"], "bad.json", "v2", git("rev-parse", "--short", "v2", cwd=root, env=env)
     )
+
+
+def test_yaml_and_toml_read_as_dvc_reads_them(tmp_path: Path, env: dict[str, str]) -> None:
+    """DVC reads YAML 1.2 (ruamel): `1e-3` is a number, `yes` a string, `017` is 17."""
+    doc = {"metrics": ["m.yaml", "t.toml", "./dot/x.json"]}
+    root = dvc_project(tmp_path / "repo", env, files={"dvc.yaml": dvc_yaml(doc)})
+    for tag, v in (("v1", 1), ("v2", 2)):
+        yaml_text = (
+            f"a: {v}e-3\nb: {['yes', 'no'][v - 1]}\nc: 0o1{v}\nd: 01{v}\ne: {v}_000\n"
+            f"f: 0x1{v}\ng: .{v}\nh: +{v}\ni: 200{v}-01-01\n"
+        )
+        toml_text = f"acc = 0.{v}\n[nested]\nk = {v}\n"
+        files = {"m.yaml": yaml_text, "t.toml": toml_text, "dot/x.json": {"x": v}}
+        snapshot(root, env, tag, files=files, repro=False)
+    out = assert_parity(root, env, "v1", "v2")
+    assert_same(
+        out["plain"]["m.yaml"],
+        {
+            "a": {"old": 0.001, "new": 0.002, "diff": 0.001},
+            "b": {"old": "yes", "new": "no"},
+            "c": {"old": 9, "new": 10, "diff": 1},  # 0o11, 0o12
+            "d": {"old": 11, "new": 12, "diff": 1},
+            "e": {"old": 1000, "new": 2000, "diff": 1000},
+            "f": {"old": 17, "new": 18, "diff": 1},
+            "g": {"old": 0.1, "new": 0.2, "diff": 0.1},
+            "h": {"old": 1, "new": 2, "diff": 1},
+            # i: a date, a type DVC does not show
+        },
+        "DVC",
+    )
+    assert set(out["plain"]) == {"m.yaml", "t.toml", "dot/x.json"}
 
 
 @pytest.mark.parametrize(
