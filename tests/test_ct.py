@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -43,6 +44,53 @@ def test_params_defaults_and_validation() -> None:
         _ct(source="../elsewhere")
     with pytest.raises(ConfigError, match=r"ct\.sources: unknown key"):
         _ct(sources="x")
+
+
+def test_params_name_every_missing_key_with_an_example() -> None:
+    from mlgate.ct.params import REQUIRED, require
+
+    with pytest.raises(ConfigError) as exc:
+        require(CtParams(), model="text-classification")
+    msg = str(exc.value)
+    assert msg.startswith("params.yaml: no `ct:` section")
+    for key in REQUIRED:
+        assert f"ct.{key} (" in msg
+    example = re.search(r"e\.g\. `(ct: .*?)`", msg)
+    assert example is not None
+    section = __import__("yaml").safe_load(example.group(1))["ct"]
+    assert section["model"] == "text-classification"
+    assert _ct(**section).missing() == []  # the example is a complete section
+
+    partial = _ct(source="data/new", label="y", holdout={"fraction": 0.2, "seed": 1})
+    assert partial.missing() == ["model", "id_column", "schema"]
+    with pytest.raises(ConfigError, match=r"^params.yaml: ct: missing keys; .*ct\.model \("):
+        require(partial)
+    with pytest.raises(ConfigError, match=r"ct\.holdout\.fraction"):
+        _ct(holdout={"fraction": 2, "seed": 1})
+
+
+def test_the_reference_project_gives_ct_its_own_keys() -> None:
+    """ct reads only ct:; the reference's values are YAML aliases of its pipeline's."""
+    import yaml
+
+    from mlgate.ct.cycle import Config
+    from mlgate.git import Repo
+
+    root = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    ct, data = params["ct"], params["data"]
+    assert (ct["label"], ct["id_column"], ct["reference"]) == (
+        data["target"],
+        data["id_column"],
+        data["path"],
+    )
+    assert ct["holdout"] == {"fraction": data["eval_fraction"], "seed": data["split_seed"]}
+    assert ct["slices"] == params["evaluate"]["slices"]
+    assert ct["schema"] == params["validate"]["schema"]
+    config = Config.load(Repo.find(root))
+    assert config.data == DataParams.from_section(Section(data, file="p", where="data"))
+    assert config.evaluate.threshold == params["evaluate"]["threshold"]
+    assert config.thresholds.psi.fail == params["validate"]["psi"]["fail"]
 
 
 def test_discovery_sorts_batch_files_and_ignores_the_rest(tmp_path: Path) -> None:

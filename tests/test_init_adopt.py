@@ -183,3 +183,16 @@ def test_drafted_rules_sit_on_the_lenient_side_of_today() -> None:
     assert by_name["n"] == {"metric": "n", "min": -0.01, "max_regression": 0.01}
     quoted = draft_rules(MetricsFile("m.json", {"a b: c": 1.0}))
     assert yaml.safe_load("rules:\n" + quoted)["rules"][0]["metric"] == "a b: c"
+
+
+def test_ct_without_its_section_names_each_key_to_add(example: Path, env: dict[str, str]) -> None:
+    """`mlgate ct` reads only `ct:`: never the project's own sections, whatever they hold."""
+    before = _tree(example)
+    proc = mlgate("ct", "--dry-run", cwd=example, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "params.yaml: no `ct:` section" in proc.stderr
+    for key in ("source", "model", "label", "id_column", "holdout", "schema"):
+        assert f"ct.{key} (" in proc.stderr
+    assert "model: text-classification" in proc.stderr  # the example names the declared model
+    assert "data:" not in proc.stderr and "Traceback" not in proc.stderr
+    assert _tree(example) == before

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.ct.batches import MANIFEST_PATH, list_batches, new_batches, read_batch, read_manifest
 from mlgate.ct.monitoring import MONITORING_PATH, Record, append, read_log, write_log
-from mlgate.ct.params import CtParams
+from mlgate.ct.params import CtParams, require
 from mlgate.errors import DataError, GitError, MlgateError
 from mlgate.git import WORKTREE, Repo
 
@@ -43,12 +43,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlgate.ci.github import GitHubClient
-    from mlgate.data.validate import Settings, ValidationResult
+    from mlgate.data.result import Thresholds
+    from mlgate.data.validate import ValidationResult
     from mlgate.deploy.release import ReleaseResult
     from mlgate.deploy.rollback import RollbackResult
     from mlgate.gate import GateResult, Policy, Snapshot
     from mlgate.ml.dataset import DataParams
     from mlgate.ml.evaluation import EvaluateParams
+    from mlgate.models import Model
 
 FAILING = ("invalid_data", "rejected")
 #: Gate checks that compare with the baseline: the post-deploy check rolls back only on these
@@ -63,31 +65,63 @@ def _quiet(message: str) -> None:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything a cycle reads from ``params.yaml``, validated once."""
+    """Everything a cycle reads from ``params.yaml``: its own ``ct:`` section (and the
+    ``gate:`` policy), validated once. ``data`` and ``evaluate`` are built from ``ct:``."""
 
     ct: CtParams
     data: DataParams
     evaluate: EvaluateParams
     policy: Policy
-    validate: Settings
+    schema: str
+    profile: str | None
+    thresholds: Thresholds
 
     @classmethod
-    def load(cls, root: Path) -> Config:
-        from mlgate.config import load_params
+    def load(cls, repo: Repo) -> Config:
+        from mlgate.config import Section, load_params
         from mlgate.data.validate import parse_settings
         from mlgate.gate import Policy, load_policy
         from mlgate.ml.dataset import DataParams
         from mlgate.ml.evaluation import EvaluateParams
 
-        params = load_params(root / "params.yaml")
+        params = load_params(repo.root / "params.yaml")
+        section = params.optional_section("ct")
+        ct = CtParams.from_section(section)
+        if ct.missing():
+            require(ct, model=_example_model(repo))
+        assert section is not None and ct.holdout is not None  # require() checked them
+        assert ct.label is not None and ct.id_column is not None and ct.schema is not None
+        scoring = {k: section.data[k] for k in ("threshold", "slices") if k in ct.given}
+        drift = section.optional_section("drift")
+        if drift is not None:
+            drift.check_keys(["psi", "ks", "psi_floor", "columns"])
         gate = params.optional_section("gate")
         return cls(
-            ct=CtParams.from_section(params.optional_section("ct")),
-            data=DataParams.from_section(params.section("data")),
-            evaluate=EvaluateParams.from_section(params.section("evaluate")),
+            ct=ct,
+            data=DataParams(
+                path=ct.reference or "",
+                target=ct.label,
+                id_column=ct.id_column,
+                eval_fraction=ct.holdout.fraction,
+                split_seed=ct.holdout.seed,
+            ),
+            evaluate=EvaluateParams.from_section(Section(scoring, file=section.file, where="ct")),
             policy=load_policy(gate) if gate is not None else Policy(source="params.yaml"),
-            validate=parse_settings(params.optional_section("validate")),
+            schema=ct.schema,
+            profile=ct.profile,
+            thresholds=parse_settings(drift).thresholds,
         )
+
+
+def _example_model(repo: Repo) -> str:
+    """The model name to show in the example of a missing ``ct:`` key."""
+    from mlgate.models import declared_models
+
+    try:
+        models = declared_models(repo)
+    except MlgateError:
+        return "my-model"
+    return models[0].name if models else "my-model"
 
 
 @dataclass(frozen=True)
@@ -262,7 +296,10 @@ class _Cycle:
         github: Callable[[], GitHubClient] | None,
     ) -> None:
         self.repo, self.root = repo, repo.root
-        self.cfg = Config.load(repo.root)
+        self.cfg = Config.load(repo)
+        from mlgate.models import pick_model
+
+        self.model: Model = pick_model(repo, self.cfg.ct.model)
         self.mode = mode or self.cfg.ct.mode
         self.dry_run, self.environ, self.now, self.log = dry_run, environ, now, log
         self.git_remote = git_remote
@@ -332,9 +369,9 @@ class _Cycle:
     def validate(self, new: list[str], frames: dict[str, pd.DataFrame]) -> list[BatchCheck]:
         from mlgate.data.validate import load_inputs, validate_file
 
-        settings = self.cfg.validate
+        c = self.cfg
         schema, profile = load_inputs(
-            str(self.root / settings.schema), str(self.root / settings.profile)
+            str(self.root / c.schema), str(self.root / c.profile) if c.profile else None
         )
         # a batch is a part of the data: the schema's row-count range is for the whole table
         schema = replace(schema, min_rows=None, max_rows=None)
@@ -345,7 +382,7 @@ class _Cycle:
                 str(self.root / self._batch_path(name)),
                 schema=schema,
                 profile=profile,
-                thresholds=settings.thresholds,
+                thresholds=c.thresholds,
             )
             result = replace(result, source=self._batch_path(name))  # relative, for the report
             ids = frames[name][self.cfg.data.id_column].astype(str)
@@ -357,9 +394,10 @@ class _Cycle:
     def _training_ids(self) -> set[str]:
         from mlgate.ml.dataset import read_table
 
-        ids = set(
-            read_table(str(self.root / self.cfg.data.path))[self.cfg.data.id_column].astype(str)
-        )
+        ids: set[str] = set()
+        if self.cfg.data.path:  # ct.reference: the data trained on besides the batches
+            table = read_table(str(self.root / self.cfg.data.path))
+            ids = set(table[self.cfg.data.id_column].astype(str))
         manifest = read_manifest(self.repo, "HEAD")
         for name in manifest.trained if manifest else ():
             path = self.root / self._batch_path(name)
@@ -472,7 +510,7 @@ class _Cycle:
 
         rows = held_out_rows(frames[newest], c.data, source=self._batch_path(newest))
         common.update(held_out=newest, held_out_rows=len(rows))
-        pointer = read_pointer(self.repo, WORKTREE)
+        pointer = read_pointer(self.repo, WORKTREE, path=self.model.pointer)
         live: Snapshot | None = None
         with tempfile.TemporaryDirectory(prefix="mlgate-ct-") as tmp:
             if pointer is None:
@@ -488,7 +526,7 @@ class _Cycle:
                 common.update(production=pointer.version, monitoring=record)
                 self.log(f"monitoring: {pointer.version} on {newest}: " + _brief(record.metrics))
 
-                entries = history(self.repo)
+                entries = history(self.repo, path=self.model.pointer)
                 prev = entries[1].pointer if len(entries) > 1 else None
                 if entries and entries[0].kind == "deploy" and prev and prev != pointer:
                     before = self._snapshot(
@@ -511,10 +549,9 @@ class _Cycle:
             with self._scratch():
                 run_dvc(self.root, "repro", "--quiet")
                 from mlgate.ct.scoring import load_model
-                from mlgate.models import pick_model
 
                 candidate = self._snapshot(
-                    load_model(self.root / pick_model(self.repo).path), rows, WORKTREE, "candidate"
+                    load_model(self.root / self.model.path), rows, WORKTREE, "candidate"
                 )
         gate = evaluate_snapshots(c.policy, baseline=live, candidate=candidate)
         common.update(gate=gate, extra={"candidate": candidate, "production": live})
@@ -547,7 +584,11 @@ class _Cycle:
 
         self.log(f"post-deploy check: {live} does worse than {prev}: rolling back")
         rb = rollback(
-            self.repo, push=self.has_origin, remote=self.cfg.ct.remote, git_remote=self.git_remote
+            self.repo,
+            push=self.has_origin,
+            remote=self.cfg.ct.remote,
+            git_remote=self.git_remote,
+            path=self.model.pointer,
         )
         self.commits.append(rb.rollback_commit)
         msg = f"rolled back {live} -> {prev}: {live} does worse than {prev} on new data"
@@ -581,11 +622,19 @@ class _Cycle:
         self.log(msg)
         return self._finish(self.result("pr_opened", msg, branch=branch, pull_request=pr, **common))
 
+    def _versions(self) -> list[str]:
+        """The released versions of this cycle's model (``v1.2.0`` of ``NAME@v1.2.0``)."""
+        from mlgate.models import parse_tag
+
+        wanted = None if self.model.single else self.model.name
+        tags = [parse_tag(t) for t in self.repo.tags("v*" if self.model.single else "*@v*")]
+        return [t.version for t in tags if t is not None and t.name == wanted]
+
     def _release(self, new: list[str], common: dict[str, Any]) -> CycleResult:
         from mlgate.deploy.release import release
 
         sha = self._commit_retrain(new)
-        tag = next_patch(self.repo.tags("v*"))
+        tag = self.model.tag(next_patch(self._versions()))
         self.repo.create_tag(tag, sha)
         gate = common["gate"]
         try:
@@ -595,6 +644,7 @@ class _Cycle:
                 remote=self.cfg.ct.remote,
                 push=self.has_origin,
                 git_remote=self.git_remote,
+                model=self.model.name,
                 gate=lambda *_a, **_k: gate,  # already decided on the held-out batch
             )
         except MlgateError:
