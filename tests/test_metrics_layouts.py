@@ -581,13 +581,20 @@ def test_clone_reads_cached_metrics_from_the_remote(tmp_path: Path, env: dict[st
         assert _gate_json(clone, env, tag) == answer, f"gate {tag}: the clone differs"
 
 
-def test_clone_without_cache_or_remote(tmp_path: Path, env: dict[str, str]) -> None:
+@pytest.mark.parametrize("unreachable", ["folder-removed", "url-points-nowhere"])
+def test_clone_without_cache_or_remote(
+    tmp_path: Path, env: dict[str, str], unreachable: str
+) -> None:
     remote = tmp_path / "remote"
     root = _gated_project(tmp_path / "repo", env, remote=remote)
     clone = _clone(root, tmp_path / "clone", env)
-    shutil.rmtree(remote)
+    if unreachable == "folder-removed":
+        shutil.rmtree(remote)
+    else:  # .dvc/config.local, which DVC applies to every revision
+        dvc(clone, env, "remote", "modify", "--local", "store", "url", str(tmp_path / "nowhere"))
     for args in _DIFFS:
         theirs = dvc_diff(clone, env, *args)
+        assert theirs == {}, theirs  # DVC reads nothing either
         ours, proc = mlgate_diff(clone, env, *args)
         assert_same(ours, theirs, f"clone without remote, diff {args}")
         assert "eval/metrics.json" in proc.stderr and "Traceback" not in proc.stderr
