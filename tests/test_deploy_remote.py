@@ -130,6 +130,39 @@ def test_a_tampered_object_is_refused_and_nothing_is_left(tmp_path: Path, no_dvc
     assert not (tmp_path / "cache").exists()  # the folders made for it are gone again
 
 
+def _wrong_sha256() -> Pointer:
+    """The pointer of DATA with only the sha256 wrong: md5 (the object's name) and size fit."""
+    good = pointer()
+    bad = ModelRef(path=good.model.path, md5=good.model.md5, sha256="0" * 64, size=len(DATA))
+    return Pointer(
+        version=good.version,
+        commit=good.commit,
+        model=bad,
+        metrics={},
+        released_at=good.released_at,
+    )
+
+
+@pytest.mark.parametrize("through_dvc", [False, True], ids=["folder", "dvc"])
+def test_a_pointer_whose_sha256_alone_disagrees_is_refused(
+    tmp_path: Path, env: dict[str, str], through_dvc: bool
+) -> None:
+    store(tmp_path / "store")  # the untouched object: its md5 and size match the pointer
+    root = tmp_path / "project"
+    root.mkdir()
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=root, env=env, check=True)
+    (root / ".dvc" / "config").write_text(
+        f"[core]\n    remote = store\n    no_scm = True\n['remote \"store\"']\n"
+        f"    url = {tmp_path / 'store'}\n" + ("    shared = group\n" if through_dvc else "")
+    )
+    assert (_local_folder_object(root, pointer().model.md5) is None) is through_dvc
+    dest = tmp_path / "cache" / "model.skops"
+    with pytest.raises(RemoteError, match="fails verification") as err:
+        fetch_model(root, _wrong_sha256(), dest)
+    assert "0" * 64 in str(err.value) and pointer().model.sha256 in str(err.value)
+    assert not (tmp_path / "cache").exists()
+
+
 def test_other_remotes_go_through_dvc(tmp_path: Path, env: dict[str, str]) -> None:
     obj = store(tmp_path / "store")
     root = tmp_path / "project"

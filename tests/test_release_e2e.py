@@ -152,12 +152,22 @@ def test_corrupted_remote_object_fails_pull_and_rollback_refusals(
     nothing = mlgate("rollback", cwd=proj, env=env)  # the first release: nothing earlier
     assert nothing.returncode == 2 and "nothing to roll back" in nothing.stderr
 
+    # only the pointer's sha256 is wrong: md5 and size fit the (intact) remote object
+    out = tmp_path / "out"
+    text = (proj / POINTER).read_text()
+    assert text.count(pointer["model"]["sha256"]) == 1
+    (proj / POINTER).write_text(text.replace(pointer["model"]["sha256"], "e" * 64))
+    wrong = mlgate("pull-model", "-o", str(out), cwd=proj, env=env)
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert "fails verification" in wrong.stderr and "e" * 64 in wrong.stderr
+    assert not out.exists()
+    (proj / POINTER).write_text(text)
+
     obj = _remote_object(remote, pointer["model"]["md5"])
     data = bytearray(obj.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, one flipped byte
     obj.chmod(0o644)
     obj.write_bytes(bytes(data))
-    out = tmp_path / "out"
     pulled = mlgate("pull-model", "-o", str(out), cwd=proj, env=env)
     assert pulled.returncode == 2, pulled.stdout + pulled.stderr
     assert "v1.0.0" in pulled.stderr and pointer["model"]["sha256"] in pulled.stderr

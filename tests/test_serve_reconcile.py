@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,6 +115,59 @@ def test_remote_failures_keep_the_old_model(
     assert metric(rec, "mlgate_reload_failures_total", {"reason": reason}) == 1
     labels = {"version": "v1.1.0", "commit": source.tip, "reason": reason}
     assert metric(rec, "mlgate_candidate_rejected", labels) == 1
+
+
+class FolderSource(FakeSource):
+    """FakeSource whose models come through the real fetch_model from a plain-folder remote."""
+
+    def __init__(self, project: Path) -> None:
+        super().__init__()
+        self.project = project
+
+    def fetch_model(self, pointer: Any, commit: str, dest: Path) -> Path:
+        from mlgate.deploy.remote import fetch_model
+
+        self.fetches += 1
+        return fetch_model(self.project, pointer, dest)
+
+
+def test_a_pointer_whose_sha256_alone_disagrees_keeps_the_old_model(tmp_path: Path) -> None:
+    """md5 and size of v1.1.0's pointer fit the remote object; only its sha256 is wrong."""
+    import hashlib
+
+    from mlgate.deploy.pointer import dumps_pointer
+
+    project, store = tmp_path / "project", tmp_path / "store"
+    (project / ".dvc").mkdir(parents=True)
+    (project / ".dvc" / "config").write_text(
+        f"[core]\n    remote = store\n['remote \"store\"']\n    url = {store}\n"
+    )
+    for data in (model_bytes(1.0), model_bytes(0.01)):
+        md5 = hashlib.md5(data).hexdigest()
+        (store / "files" / "md5" / md5[:2]).mkdir(parents=True, exist_ok=True)
+        (store / "files" / "md5" / md5[:2] / md5[2:]).write_bytes(data)
+    source, prober = FolderSource(project), InProcessProber()
+    rec = Reconciler(
+        source=source,
+        state=ServingState(),
+        metrics=ServeMetrics(),
+        prober=prober,
+        cache_dir=tmp_path / "cache",
+        base_backoff=30,
+        clock=Clock(),
+    )
+    source.release(model_bytes(1.0), "v1.0.0")
+    assert rec.reconcile().outcome == "swapped"
+    good = rec.state.current
+    text = dumps_pointer(pointer_for(model_bytes(0.01), "v1.1.0"))
+    real = hashlib.sha256(model_bytes(0.01)).hexdigest()
+    source.commit({POINTER_PATH: text.replace(real, "e" * 64).encode()})
+    result = rec.reconcile()
+    assert (result.outcome, result.reason) == ("rejected", "hash_mismatch")
+    assert "fails verification" in result.message and "e" * 64 in result.message
+    assert rec.state.current is good
+    assert not list((tmp_path / "cache").rglob(f"{'e' * 64}*"))  # nothing kept under it
+    assert prober.calls == 1  # v1.0.0 only: the candidate never reached the probe
 
 
 def test_damaged_files_are_rejected_by_the_probe(
