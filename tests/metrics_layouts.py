@@ -102,8 +102,8 @@ def snapshot(
     write_files(root, files)
     if produce is not None:
         (root / "spec.json").write_text(json.dumps({k: text(v) for k, v in produce.items()}))
-    if repro:
-        dvc(root, env, "repro", "-q")
+    if repro:  # every dvc.yaml's stages (a bare `dvc repro` runs ./dvc.yaml's only)
+        dvc(root, env, "repro", "-q", "--all-pipelines")
     if push:
         dvc(root, env, "push", "-q")
     git("add", "-A", cwd=root, env=env)

@@ -2,11 +2,11 @@
 
 A layout is a few metrics files, each git-tracked or cached, declared at the top level of
 ``dvc.yaml``, by a stage, inside a cached directory output or through a metrics directory,
-in JSON or YAML, at the root or in a folder. Each file holds one value per revision
-(mappings of floats with NaN and infinities, ints, booleans, short strings, lists, nulls;
-a scalar; a list; malformed text; or nothing). Two revisions are built with real DVC
-(``dvc repro`` for the stages) and ``mlgate diff v1 v2 --json`` (and ``--all``) must equal
-``dvc metrics diff v1 v2 --json``.
+in JSON or YAML, at the root or in a folder (declared by the root's ``dvc.yaml`` or by the
+folder's own). Each file holds one value per revision (mappings of floats with NaN and
+infinities, ints, booleans, short strings, lists, nulls; a scalar; a list; malformed text;
+or nothing). Two revisions are built with real DVC (``dvc repro`` for the stages) and
+``mlgate diff v1 v2 --json`` (and ``--all``) must equal ``dvc metrics diff v1 v2 --json``.
 
 Each example runs DVC five times (about 5 s), so the number of examples is small and
 shrinking is off: a failure prints the whole example, and the layout tests in
@@ -60,6 +60,13 @@ class MetricFile:
     kind: str
     fmt: str  # "json" or "yaml"
     folder: str  # "" or "sub/"
+    nested: bool  # declared in sub/dvc.yaml (when it lives directly in sub/)
+
+    @property
+    def dvc_yaml_dir(self) -> str:
+        """Where the dvc.yaml that declares this file is: "" (the root) or "sub/"."""
+        direct = self.kind in ("git", "stage_git", "stage_cached")
+        return "sub/" if self.nested and direct and self.folder == "sub/" else ""
 
     def path(self, index: int) -> str:
         name = f"{self.folder}m{index}.{self.fmt}"
@@ -128,6 +135,7 @@ def layouts(draw: st.DrawFn) -> list[tuple[MetricFile, tuple[Any, Any]]]:
                 kind=st.sampled_from(KINDS),
                 fmt=st.sampled_from(["json", "yaml"]),
                 folder=st.sampled_from(["", "sub/"]),
+                nested=st.booleans(),
             ),
             min_size=1,
             max_size=4,
@@ -148,29 +156,31 @@ def render(fmt: str, value: Any) -> str | None:
 
 
 # -- the project -----------------------------------------------------------------------------
-def dvc_doc(files: list[tuple[MetricFile, str]]) -> dict[str, Any]:
-    by_kind: dict[str, list[str]] = {k: [p for f, p in files if f.kind == k] for k in KINDS}
+def dvc_doc(files: list[tuple[MetricFile, str]], where: str) -> dict[str, Any]:
+    """The ``dvc.yaml`` in folder ``where`` ("" or "sub/") for the files it declares."""
+    up = "../" * where.count("/")  # a stage runs in its dvc.yaml's folder
+
+    def declared(kind: str) -> list[str]:
+        return [p for f, p in files if f.kind == kind and f.dvc_yaml_dir == where]
+
+    def stage(paths: list[str], **entries: Any) -> dict[str, Any]:
+        cmd = f"python {up}materialise.py " + " ".join(paths)
+        return {"cmd": cmd, "deps": [up + d for d in DEPS], **entries}
+
+    def rel(paths: list[str]) -> list[str]:
+        return [p[len(where) :] for p in paths]
+
     stages: dict[str, Any] = {}
-    if by_kind["stage_git"]:
-        stages["produce_git"] = {
-            "cmd": "python materialise.py " + " ".join(by_kind["stage_git"]),
-            "deps": DEPS,
-            "metrics": [{p: {"cache": False}} for p in by_kind["stage_git"]],
-        }
-    if by_kind["stage_cached"]:
-        stages["produce_cached"] = {
-            "cmd": "python materialise.py " + " ".join(by_kind["stage_cached"]),
-            "deps": DEPS,
-            "metrics": by_kind["stage_cached"],
-        }
-    if by_kind["in_cached_dir"]:
-        stages["produce_dir"] = {
-            "cmd": "python materialise.py cdir",
-            "deps": DEPS,
-            "outs": ["cdir"],
-        }
+    if paths := declared("stage_git"):
+        stages["produce_git"] = stage(paths, metrics=[{p: {"cache": False}} for p in rel(paths)])
+    if paths := declared("stage_cached"):
+        stages["produce_cached"] = stage(paths, metrics=rel(paths))
+    if declared("in_cached_dir"):
+        stages["produce_dir"] = stage(["cdir"], outs=["cdir"])
     doc: dict[str, Any] = {"stages": stages} if stages else {}
-    top = by_kind["git"] + by_kind["in_cached_dir"] + (["gdir"] if by_kind["in_git_dir"] else [])
+    top = rel(declared("git")) + declared("in_cached_dir")
+    if declared("in_git_dir"):
+        top.append("gdir")
     if top:
         doc["metrics"] = top
     return doc
@@ -178,8 +188,11 @@ def dvc_doc(files: list[tuple[MetricFile, str]]) -> dict[str, Any]:
 
 def build(root: Path, env: dict[str, str], layout: list[tuple[MetricFile, Any]]) -> Path:
     files = [(f, f.path(i)) for i, (f, _) in enumerate(layout)]
-    doc = dvc_doc(files)
-    dvc_project(root, env, files={"dvc.yaml": dvc_yaml(doc)})
+    docs = {where: dvc_doc(files, where) for where in ("", "sub/")}
+    dvc_project(
+        root, env, files={f"{where}dvc.yaml": dvc_yaml(doc) for where, doc in docs.items() if doc}
+    )
+    has_stages = any(doc.get("stages") for doc in docs.values())
     for rev, tag in ((0, "v1"), (1, "v2")):
         in_git: dict[str, Any] = {}
         produced: dict[str, str] = {"cdir/keep.txt": "keep"}  # the directory always exists
@@ -189,7 +202,7 @@ def build(root: Path, env: dict[str, str], layout: list[tuple[MetricFile, Any]])
                 in_git[path] = text
             elif text is not None:
                 produced[path] = text
-        snapshot(root, env, tag, files=in_git, produce=produced, repro=bool(doc.get("stages")))
+        snapshot(root, env, tag, files=in_git, produce=produced, repro=has_stages)
     return root
 
 
