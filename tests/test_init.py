@@ -49,6 +49,7 @@ def test_init_writes_everything(project: Path, env: dict[str, str]) -> None:
         assert re.search(rf"^created +\.github/workflows/{name}$", proc.stdout, re.M)
     assert (project / "deploy" / "README.md").is_file()
     assert f"mlgate=={__version__}" in (project / "requirements.txt").read_text()
+    assert "before tagging a release: run `dvc repro && dvc push` on the commit" in proc.stdout
 
     params = (project / "params.yaml").read_text()
     assert params.startswith(PARAMS_WITHOUT_GATE), "the user's params and comments stay"

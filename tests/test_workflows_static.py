@@ -68,7 +68,8 @@ def tool_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def test_the_files_exist() -> None:
     names = {p.name for p in WORKFLOWS}
-    assert {"pr.yml", "pr-comment.yml", "release.yml", "deploy.yml", "rollback.yml"} <= names
+    assert {"pr.yml", "pr-comment.yml", "outputs.yml", "release.yml", "deploy.yml"} <= names
+    assert "rollback.yml" in names
     assert ACTION.is_file()
 
 
@@ -277,6 +278,22 @@ def test_release_restores_no_cache_and_calls_deploy() -> None:
     assert doc["jobs"]["deploy"]["uses"] == "./.github/workflows/deploy.yml"
     scripts = "\n".join(str(s.get("run", "")) for _, _, s in _steps(doc))
     assert 'mlgate release "$TAG" --push' in scripts
+
+
+def test_outputs_reach_the_dvc_remote_after_a_merge() -> None:
+    """On a push to the default branch: pull, repro, push, in `production`, read-only git."""
+    path = ROOT / ".github/workflows/outputs.yml"
+    doc = _load(path)
+    assert doc["on"]["push"] == {"branches": ["main"]} and "workflow_dispatch" in doc["on"]
+    assert doc["concurrency"]["cancel-in-progress"] is False
+    assert "actions/cache" not in path.read_text(), "what is pushed comes from git and DVC"
+    (job,) = doc["jobs"].values()
+    assert job["environment"] == "production" and job["permissions"] == {"contents": "read"}
+    scripts = [str(s.get("run", "")) for _, _, s in _steps(doc)]
+    joined = "\n".join(scripts)
+    order = [joined.index(c) for c in ("dvc pull", "dvc repro", "dvc push", "git diff --quiet")]
+    assert order == sorted(order)
+    assert "dvc repro && dvc push" in joined, "the error says what to run before tagging"
 
 
 def test_rollback_passes_the_version_through_env() -> None:

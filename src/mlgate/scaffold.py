@@ -38,7 +38,15 @@ from mlgate.survey import (
 )
 
 WORKFLOWS_DIR = ".github/workflows"
-WORKFLOWS = ("pr.yml", "pr-comment.yml", "release.yml", "deploy.yml", "rollback.yml", "ct.yml")
+WORKFLOWS = (
+    "pr.yml",
+    "pr-comment.yml",
+    "outputs.yml",
+    "release.yml",
+    "deploy.yml",
+    "rollback.yml",
+    "ct.yml",
+)
 CT_WORKFLOW = "ct.yml"
 DEPLOY_README = "deploy/README.md"
 DVC_CONFIG = ".dvc/config"

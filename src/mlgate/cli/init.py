@@ -57,5 +57,8 @@ def run(args: argparse.Namespace) -> int:
         out.write(
             "next: commit these files, create a `production` environment in the repository's "
             "settings (Settings > Environments) and push a pull request\n"
+            "before tagging a release: run `dvc repro && dvc push` on the commit to be "
+            "tagged, so the model dvc.lock names is in the DVC remote (outputs.yml does it "
+            "for each merge to main; a trainer that is not deterministic needs it by hand)\n"
         )
     return 0
