@@ -14,15 +14,9 @@ HELP = "show the metrics and params that changed between two revisions (no DVC n
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from mlgate.cli._args import add_baseline
+    from mlgate.cli._args import add_revisions
 
-    add_baseline(parser)
-    parser.add_argument(
-        "candidate",
-        nargs="?",
-        metavar="CANDIDATE",
-        help="candidate revision (default: the working tree)",
-    )
+    add_revisions(parser)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument(
         "--json", action="store_true", help="metrics diff in the shape of `dvc metrics diff --json`"

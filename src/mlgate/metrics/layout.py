@@ -164,6 +164,18 @@ def artifact_name(folder: str, name: str) -> str:
     return f"{folder}:{name}" if folder else name
 
 
+def artifact(folder: str, name: object, body: Any) -> Artifact | None:
+    """One ``artifacts:`` entry of the ``dvc.yaml`` in ``folder``; None when it has no path."""
+    if not isinstance(body, dict) or not isinstance(body.get("path"), str):
+        return None
+    kind = body.get("type")
+    return Artifact(
+        artifact_name(folder, str(name)),
+        join(folder, body["path"]),
+        str(kind) if kind is not None else None,
+    )
+
+
 def _artifacts(value: Any, base: str, source: str) -> tuple[Artifact, ...]:
     if value is None:
         return ()
@@ -171,17 +183,10 @@ def _artifacts(value: Any, base: str, source: str) -> tuple[Artifact, ...]:
         raise ConfigError(f"{source}: artifacts: expected a mapping of names to {{path, type}}")
     out = []
     for name, body in value.items():
-        where = f"{source}: artifacts.{name}"
-        if not isinstance(body, dict) or not isinstance(body.get("path"), str):
-            raise ConfigError(f"{where}: expected a mapping with a `path:`")
-        kind = body.get("type")
-        out.append(
-            Artifact(
-                artifact_name(base, str(name)),
-                join(base, body["path"]),
-                str(kind) if kind is not None else None,
-            )
-        )
+        found = artifact(base, name, body)
+        if found is None:
+            raise ConfigError(f"{source}: artifacts.{name}: expected a mapping with a `path:`")
+        out.append(found)
     return tuple(out)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlgate.errors import ConfigError
 from mlgate.git import WORKTREE
-from mlgate.metrics.layout import LEGACY_HASH, Artifact, Layout, LockedOut, artifact_name, join
+from mlgate.metrics.layout import LEGACY_HASH, Layout, LockedOut, artifact, join
 
 
 def resolve_layout(root: Path, rev: str, *, label: str) -> Layout:
@@ -59,13 +59,6 @@ def _layout(repo: object) -> Layout:
     for dvcfile, entries in index._artifacts.items():  # `artifacts:` per dvc.yaml, resolved
         folder = rel(fs.parent(dvcfile))
         for name, body in (entries or {}).items():
-            if isinstance(body, dict) and isinstance(body.get("path"), str):
-                kind = body.get("type")
-                artifacts.append(
-                    Artifact(
-                        artifact_name(folder, str(name)),
-                        join(folder, body["path"]),
-                        str(kind) if kind is not None else None,
-                    )
-                )
+            if (found := artifact(folder, name, body)) is not None:
+                artifacts.append(found)
     return Layout(tuple(dict.fromkeys(metrics)), tuple(outs), tuple(files), tuple(artifacts))
