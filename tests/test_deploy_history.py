@@ -298,6 +298,27 @@ def test_rollback_refuses_a_missing_model_and_a_dirty_tree(
         rollback(repo)
 
 
+@pytest.mark.parametrize("to", [None, "v1.0.0"], ids=["newest", "to-v1.0.0"])
+def test_rollback_refuses_a_deploy_commit_that_changed_other_files(
+    deployed: Path, env: dict[str, str], to: str | None
+) -> None:
+    """Reverting such a commit would undo the other change too: refused, nothing changes."""
+    repo = Repo(deployed, env)
+    git("checkout", "-q", "HEAD~1", "--", POINTER_PATH, cwd=deployed, env=env)  # v1.1.0 again
+    git("reset", "-q", "--soft", "HEAD~1", cwd=deployed, env=env)  # redo v1.2.0's deploy ...
+    write_pointer(deployed / POINTER_PATH, _pointer("v1.2.0", 3))
+    (deployed / "params.yaml").write_text("train: {C: 0.5}\n")  # ... with a params change
+    git("add", POINTER_PATH, "params.yaml", cwd=deployed, env=env)
+    git("commit", "-q", "-m", "deploy: v1.2.0", cwd=deployed, env=env)
+    head = repo.head()
+    assert set(history(repo)[0].paths) == {"params.yaml", POINTER_PATH}
+    with pytest.raises(GitError, match=r"changed params\.yaml besides deploy/production\.yaml"):
+        rollback(repo, to=to)
+    assert repo.head() == head
+    assert git("status", "--porcelain", cwd=deployed, env=env) == ""
+    assert (deployed / "params.yaml").read_text() == "train: {C: 0.5}\n"
+
+
 def test_status_and_markdown(deployed: Path, env: dict[str, str]) -> None:
     from mlgate.deploy.render import history_markdown
     from mlgate.deploy.status import status
