@@ -12,6 +12,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     add_model(parser)
     parser.add_argument("--json", action="store_true", help="JSON (schema_version 1)")
+    parser.add_argument("--remote", metavar="NAME", help="DVC remote (default: DVC's default)")
+    parser.add_argument(
+        "--no-remote-check",
+        dest="check_remote",
+        action="store_false",
+        help="do not read the live model back from the DVC remote",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,7 +30,13 @@ def run(args: argparse.Namespace) -> int:
 
     repo = Repo.find()
     pointer, model_path = pointer_of(repo, args.model)
-    st = status(repo, model_path=model_path or "(no model declared)", path=pointer)
+    st = status(
+        repo,
+        model_path=model_path or "(no model declared)",
+        path=pointer,
+        check_remote=args.check_remote,
+        remote=args.remote,
+    )
     if args.json:
         from mlgate.fileio import dumps_json
 
@@ -40,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
             f"live: {st.live.version} (pointer commit {(st.change_commit or '')[:7]}, {where})\n"
         )
         out.write("".join(f"  {line}\n" for line in pointer_lines(st.live)))
+        if st.remote_matches is not None:
+            verdict = (
+                "the live model " + st.remote_detail if st.remote_matches else st.remote_detail
+            )
+            out.write(f"remote: {verdict}\n")
     if st.pointer_modified:
         out.write(f"{pointer} has uncommitted changes\n")
     if st.workspace_sha256 is None:

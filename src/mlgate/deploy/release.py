@@ -2,7 +2,7 @@
 
 Order matters, so that a failure at any step changes nothing:
 validate the tag and the tree -> check the pipeline at the tag -> gate (baseline: the live
-pointer's commit) -> push the model to the DVC remote and confirm it is there -> write the
+pointer's commit) -> push the model to the DVC remote and read it back (size, md5, sha256) -> write the
 pointer atomically and commit ``deploy: TAG`` -> optionally push the commit (undone on failure).
 
 The library functions behind the other deploy commands are re-exported here:
@@ -23,7 +23,7 @@ from mlgate.deploy.pointer import ModelRef, Pointer, read_pointer, write_pointer
 from mlgate.deploy.remote import push_model
 from mlgate.deploy.rollback import rollback
 from mlgate.deploy.status import status
-from mlgate.errors import GitError
+from mlgate.errors import GitError, RemoteError
 from mlgate.gate.policy import DEFAULT_METRICS_FILE
 from mlgate.git import WORKTREE, Repo
 from mlgate.models import Model, parse_tag, pick_model
@@ -134,7 +134,10 @@ def release(
     )
     if not verdict.passed:
         return ReleaseResult("gate_failed", tag, None, current, gate=verdict)
-    stored = push_model(repo.root, md5=locked.md5, size=locked.size, version=tag, remote=remote)
+    try:  # pushes, then reads the remote's copy back: size, md5 and sha256
+        stored = push_model(repo.root, md5=locked.md5, size=locked.size, version=tag, remote=remote)
+    except RemoteError as exc:
+        raise RemoteError(f"refusing to release {tag}, nothing committed: {exc}") from exc
     pointer = Pointer(
         version=tag,
         commit=sha,

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from mlgate.errors import DataError, RemoteError
+from mlgate.errors import DataError, MlgateError, RemoteError
 from mlgate.fileio import atomic_open
 
 if TYPE_CHECKING:
-    from mlgate.deploy.pointer import Pointer
+    from mlgate.deploy.pointer import ModelRef, Pointer
 
 _CHUNK = 1 << 20
 
@@ -113,13 +113,6 @@ def _remote_size(odb: Any, oid: str) -> int | None:
         raise RemoteError(f"DVC remote at {_url(odb, oid)}: cannot be read ({exc})") from exc
 
 
-def remote_has(repo_root: Path, *, md5: str, size: int, remote: str | None = None) -> bool:
-    """True when the DVC remote holds an object named ``md5`` of ``size`` bytes."""
-    with _dvc_repo(repo_root) as repo:
-        _, odb = _remote_odb(repo, remote)
-        return _remote_size(odb, md5) == size
-
-
 def push_model(
     repo_root: Path, *, md5: str, size: int, version: str, remote: str | None = None
 ) -> StoredModel:
@@ -155,12 +148,9 @@ def push_model(
                 f"{version}: dvc push of model md5 {md5} to remote {name!r} "
                 f"({_url(odb, md5)}) failed; check the remote's URL, credentials and permissions"
             )
-        if _remote_size(odb, md5) != size:
-            raise RemoteError(
-                f"{version}: after dvc push, remote {name!r} does not hold model md5 {md5} "
-                f"({size} bytes) at {_url(odb, md5)}; check the remote and retry"
-            )
-        return StoredModel(name, _url(odb, md5), digest)
+        # DVC neither re-hashes on push nor overwrites an object the remote already has,
+        # so read the remote's bytes back and hold them to what the pointer will name.
+        return _read_back(name, odb, digest, version=version)
 
 
 def _verify_in_remote(name: str, odb: Any, *, md5: str, size: int, version: str) -> StoredModel:
@@ -175,14 +165,95 @@ def _verify_in_remote(name: str, odb: Any, *, md5: str, size: int, version: str)
             "again (if `dvc repro` changes dvc.lock, training is not reproducible: run "
             f"`dvc push -r {name}` in the clone that built this model, and push before tagging)"
         )
-    with odb.fs.open(odb.oid_to_path(md5), "rb") as handle:
-        digest = digest_stream(handle)
+    digest = _remote_digest(name, odb, md5, version=version)
     if digest.md5 != md5 or digest.size != size:
         raise RemoteError(
             f"{version}: the object md5 {md5} in remote {name!r} is corrupt (md5 {digest.md5}, "
-            f"{digest.size} bytes); push it again from a good cache with `dvc push -r {name}`"
+            f"{digest.size} bytes); {_replace_fix(odb, md5, name)}"
         )
     return StoredModel(name, _url(odb, md5), digest)
+
+
+def _replace_fix(odb: Any, md5: str, name: str) -> str:
+    # `dvc push` skips an object the remote already has, whatever its bytes: the bad copy
+    # has to go first.
+    return (
+        f"delete {_url(odb, md5)} from the remote, then push a good copy with "
+        f"`dvc push -r {name}` (or release again)"
+    )
+
+
+def _remote_digest(name: str, odb: Any, md5: str, *, version: str) -> Digest:
+    """Stream the remote object ``md5`` once and hash it; RemoteError when absent or unreadable."""
+    try:
+        with odb.fs.open(odb.oid_to_path(md5), "rb") as handle:
+            return digest_stream(handle)
+    except FileNotFoundError as exc:
+        raise RemoteError(
+            f"{version}: model md5 {md5} is not in DVC remote {name!r} ({_url(odb, md5)}); "
+            "push it from a clone that has it with `dvc push`"
+        ) from exc
+    except Exception as exc:  # fsspec backends raise their own types (botocore, aiohttp)
+        raise RemoteError(
+            f"{version}: DVC remote {name!r} cannot be read back ({_oneline(exc)})"
+        ) from exc
+
+
+def _oneline(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _read_back(name: str, odb: Any, want: Digest, *, version: str) -> StoredModel:
+    """Read the remote copy of ``want.md5`` back; RemoteError unless size, md5 and sha256 match."""
+    got = _remote_digest(name, odb, want.md5, version=version)
+    if got != want:
+        raise RemoteError(
+            f"{version}: the copy of model md5 {want.md5} in DVC remote {name!r} does not match "
+            f"the pointer (sha256 {got.sha256}, {got.size} bytes; the pointer names sha256 "
+            f"{want.sha256}, {want.size} bytes); {_replace_fix(odb, want.md5, name)}"
+        )
+    return StoredModel(name, _url(odb, want.md5), got)
+
+
+def verify_remote_copy(
+    repo_root: Path, ref: ModelRef, *, version: str, remote: str | None = None
+) -> StoredModel:
+    """Read the object ``ref`` names back from the DVC remote and check size, md5 and sha256.
+
+    What ``rollback`` (and CT's automatic rollback) runs before it commits a pointer: a
+    remote object of the right name and size can still hold other bytes. RemoteError names
+    the version, the hash and the remote when the object is missing or differs.
+    """
+    want = Digest(ref.md5, ref.sha256, ref.size)
+    found = _local_folder_object(repo_root, ref.md5) if remote is None else None
+    if found is not None:  # a plain folder remote: the same check without importing DVC
+        from mlgate.dvcstore import read_config
+
+        name = (read_config(repo_root) or {}).get("core", {}).get("remote", "(default)")
+        got = digest_file(found)
+        if got != want:
+            raise RemoteError(
+                f"{version}: the copy of model md5 {ref.md5} in DVC remote {name!r} ({found}) "
+                f"does not match the pointer (sha256 {got.sha256}, {got.size} bytes; the "
+                f"pointer names sha256 {ref.sha256}, {ref.size} bytes); delete {found}, then "
+                "push a good copy with `dvc push` (or release again)"
+            )
+        return StoredModel(name, str(found), got)
+    with _dvc_repo(repo_root) as repo:
+        name, odb = _remote_odb(repo, remote)
+        return _read_back(name, odb, want, version=version)
+
+
+def remote_matches(
+    repo_root: Path, ref: ModelRef, *, version: str, remote: str | None = None
+) -> tuple[bool, str]:
+    """(whether the remote's copy of ``ref`` matches it, a one-line reason): for ``status``."""
+    try:
+        stored = verify_remote_copy(repo_root, ref, version=version, remote=remote)
+    except MlgateError as exc:
+        return False, str(exc)
+    return True, f"matches in DVC remote {stored.remote!r} ({stored.url})"
 
 
 def fetch_model(

@@ -18,8 +18,8 @@ from typing import Any
 from mlgate.deploy.commit import commit_pointer, require_default_branch
 from mlgate.deploy.history import Deployment, history, in_effect
 from mlgate.deploy.pointer import POINTER_PATH, Pointer, is_release_tag, read_pointer
-from mlgate.deploy.remote import remote_has
-from mlgate.errors import GitError, RemoteError
+from mlgate.deploy.remote import verify_remote_copy
+from mlgate.errors import GitError, MlgateError, RemoteError
 from mlgate.git import WORKTREE, Repo
 
 
@@ -105,7 +105,8 @@ def rollback(
     """Revert pointer commits so the pointer names the previous model (or version ``to``).
 
     Refuses (MlgateError, exit code 2) when there is nothing to roll back, the tree is dirty,
-    a commit to revert changed other files too, or the DVC remote lacks the target's model.
+    a commit to revert changed other files too, or the DVC remote's copy of the target's
+    model is missing or differs from it (read back: size, md5 and sha256).
     """
     branch = require_default_branch(repo, action="roll back")
     entries = history(repo, path=path)
@@ -123,12 +124,10 @@ def rollback(
                 f"commit {entry.change_commit[:12]} ({entry.subject}) changed {', '.join(others)} "
                 f"besides {path}; revert it by hand"
             )
-    if not remote_has(repo.root, md5=target.model.md5, size=target.model.size, remote=remote):
-        raise RemoteError(
-            f"refusing to roll back to {target.version}: its model (md5 {target.model.md5}) "
-            f"is not in the DVC remote; push it first (`git checkout {target.commit[:12]} && "
-            "dvc pull && dvc push`)"
-        )
+    try:
+        verify_remote_copy(repo.root, target.model, version=target.version, remote=remote)
+    except MlgateError as exc:
+        raise RemoteError(f"refusing to roll back to {target.version}: {exc}") from exc
     shas = tuple(e.change_commit for e in reverts)
     body = "\n".join(f"This reverts commit {e.change_commit} ({e.subject})." for e in reverts)
 

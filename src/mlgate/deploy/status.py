@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlgate.deploy.pointer import POINTER_PATH, Pointer, read_pointer
-from mlgate.deploy.remote import digest_file
+from mlgate.deploy.remote import digest_file, remote_matches
 from mlgate.git import Repo
 
 
@@ -20,6 +20,8 @@ class Status:
     model_path: str
     workspace_sha256: str | None  # None when the workspace has no model file
     pointer_modified: bool  # the working tree's pointer differs from HEAD's
+    remote_matches: bool | None = None  # the remote's copy of the live model (None: not checked)
+    remote_detail: str = ""  # one line: where it matched, or why not
 
     @property
     def workspace_differs(self) -> bool | None:
@@ -35,6 +37,11 @@ class Status:
             "change_commit": self.change_commit,
             "published": self.published,
             "pointer_modified": self.pointer_modified,
+            "remote": {
+                "checked": self.remote_matches is not None,
+                "matches": self.remote_matches,
+                "detail": self.remote_detail,
+            },
             "workspace": {
                 "model_path": self.model_path,
                 "sha256": self.workspace_sha256,
@@ -43,10 +50,19 @@ class Status:
         }
 
 
-def status(repo: Repo, *, model_path: str, path: str = POINTER_PATH) -> Status:
-    """The live deployment and how the workspace compares; reads git and one file, no DVC.
+def status(
+    repo: Repo,
+    *,
+    model_path: str,
+    path: str = POINTER_PATH,
+    check_remote: bool = True,
+    remote: str | None = None,
+) -> Status:
+    """The live deployment, how the workspace compares, and whether the remote still holds it.
 
-    ``model_path`` is the declared model (``artifacts:``); ``path`` its pointer file.
+    ``model_path`` is the declared model (``artifacts:``); ``path`` its pointer file. With
+    ``check_remote`` the live model's object is read back from the DVC remote (``remote`` or
+    the default) and its size, md5 and sha256 compared with the pointer.
     """
     has_head = repo.rev_exists("HEAD")
     live = read_pointer(repo, "HEAD", path=path) if has_head else None
@@ -64,4 +80,9 @@ def status(repo: Repo, *, model_path: str, path: str = POINTER_PATH) -> Status:
     sha256 = digest_file(model).sha256 if model.is_file() else None
     worktree = repo.show("workspace", path)
     committed = repo.show("HEAD", path) if has_head else None
-    return Status(live, change, published, model_path, sha256, worktree != committed)
+    matches, detail = None, ""
+    if live is not None and check_remote:
+        matches, detail = remote_matches(repo.root, live.model, version=live.version, remote=remote)
+    return Status(
+        live, change, published, model_path, sha256, worktree != committed, matches, detail
+    )
