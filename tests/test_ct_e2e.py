@@ -130,7 +130,9 @@ def test_bad_batch_stops_the_cycle_naming_the_violation(
     _batch(proj, "batch_001.csv", 0, 150, negative)
     proc = mlgate("ct", "--mode", "release", cwd=proj, env=env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "invalid_data" in proc.stdout and "mean_radius" in proc.stdout
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("invalid data: batch_001.csv: range mean_radius: 3 values"), last
+    assert "  violation: column 'mean_radius': range: 3 values outside" in proc.stdout
     assert git("rev-parse", "HEAD", cwd=proj, env=env) == head
     assert not (proj / "metrics/monitoring.json").exists()
 
@@ -185,7 +187,7 @@ def _tree_state(proj: Path, env: dict[str, str]) -> dict[str, object]:
     }
     return {
         "head": git("rev-parse", "HEAD", cwd=proj, env=env),
-        "index": git("ls-files", "--stage", "--debug", cwd=proj, env=env),
+        "index": git("ls-files", "--stage", cwd=proj, env=env),  # staged content
         "status": git("status", "--porcelain", "--ignored", cwd=proj, env=env),
         "dvc": run(["dvc", "status", "--json"], cwd=proj, env=env).stdout,
         "files": files,
@@ -206,3 +208,17 @@ def test_dry_run_changes_nothing(
     after = _tree_state(proj, env)
     assert after["files"] == before["files"]
     assert after == before
+    # what a person reads: the gate as `mlgate gate` prints it, each prefix said once
+    text = mlgate("ct", "--dry-run", cwd=proj, env=env)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert "baseline v1.0.0 -> candidate retrained (working tree); policy from baseline" in lines
+    assert any(
+        line.split() == ["status", "metric", "check", "baseline", "candidate", "limit", "why"]
+        for line in lines
+    )
+    assert lines[-1] == (
+        "dry run: the retrained model passes the gate; without --dry-run this cycle would open "
+        "a pull request"
+    )
+    assert _tree_state(proj, env) == before

@@ -151,6 +151,15 @@ def test_allowed_values_for_text_and_integers(tmp_path: Path) -> None:
     by_column = {f.column: f for f in result.findings}
     assert by_column["c"].check == "allowed" and examples(by_column["c"]) == [(2, "z"), (4, "z")]
     assert by_column["n"].check == "allowed" and examples(by_column["n"]) == [(2, "2")]
+    # the message names the allowed values (and says "value" for one)
+    assert by_column["c"].message == "2 values not in the allowed values [a, b]"
+    assert by_column["n"].message == "1 value not in the allowed values [0, 1]"
+    many = schema(col("n", "integer", allowed=tuple(range(3, 20))))
+    message = only(validate_file(path, schema=many), "allowed").message
+    assert (
+        message
+        == "5 values not in the allowed values [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, ... (17 in all)]"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 from pathlib import Path
 
 import pyarrow as pa
@@ -87,3 +88,35 @@ def test_committed_metrics_render() -> None:
     metrics = json.loads((root / "metrics/validation.json").read_text())
     text = markdown_section(metrics)
     assert "569 rows" in text and "**0 violations**" in text
+
+
+def test_drift_findings_count_no_rows(tmp_path: Path) -> None:
+    """Drift measures a whole column: its findings show `-` for rows, never `0`."""
+    from rich.console import Console
+
+    from mlgate.data.profile import ColumnProfile, Profile
+    from mlgate.data.result import Limit, Thresholds
+    from mlgate.data.terminal import render
+
+    pq.write_table(pa.table({"x": [5.0] * 50}), tmp_path / "d.parquet")
+    schema = Schema(columns={"x": ColumnSchema(name="x", dtype="float")})
+    profile = Profile(
+        rows=50, columns={"x": ColumnProfile("numeric", edges=(1.0,), frequencies=(0.5, 0.5))}
+    )
+    result = validate_file(
+        str(tmp_path / "d.parquet"),
+        schema=schema,
+        profile=profile,
+        thresholds=Thresholds(psi=Limit(warn=0.1, fail=None), ks=Limit(warn=0.1, fail=None)),
+    )
+    drift = [f for f in result.findings if f.check.startswith("drift.")]
+    assert [f.check for f in drift] == ["drift.psi", "drift.ks"]
+    assert {f.rows for f in drift} == {None}
+    findings = result.to_metrics()["findings"]
+    assert [f["rows"] for f in findings] == [None, None]  # type: ignore[index]
+    md = markdown_section(result.to_metrics())
+    assert "| :warning: | drift.psi | x | - | PSI" in md and "| 0 |" not in md
+    out = StringIO()
+    render(result, Console(file=out, width=200))
+    rows = [line for line in out.getvalue().splitlines() if "above warn" in line]
+    assert len(rows) == 2 and all(line.split("│")[3].strip() == "-" for line in rows), rows

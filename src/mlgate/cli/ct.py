@@ -30,12 +30,13 @@ def run(args: argparse.Namespace) -> int:
     console = None
     if not args.json:
         from rich.console import Console
+        from rich.markup import escape
 
         console = Console(stderr=False, highlight=False)
 
     def log(line: str) -> None:
         if console is not None:
-            console.print(f"[dim]ct:[/dim] {line}", markup=True, soft_wrap=True)
+            console.print(f"[dim]ct:[/dim] {escape(line)}", markup=True, soft_wrap=True)
 
     result = run_cycle(
         Repo.find(), mode=args.mode, dry_run=args.dry_run, log=log, git_remote=args.git_remote
@@ -52,11 +53,14 @@ def run(args: argparse.Namespace) -> int:
         return result.exit_code
     assert console is not None
     if result.gate is not None and result.outcome != "no_new_data":
-        from mlgate.report.terminal import render_gate
+        from mlgate.report.terminal import print_gate
 
-        render_gate(console, result.gate)
+        print_gate(result.gate)  # as `mlgate gate` prints it: a table, plain text into a pipe
     style = "red" if result.exit_code else "green"
-    console.print(f"[bold {style}]{result.outcome}[/]: {result.message}", soft_wrap=True)
+    label = result.outcome.replace("_", " ")
+    if result.dry_run and result.outcome != "dry_run":
+        label += " (dry run)"
+    console.print(f"[bold {style}]{label}[/]: {escape(result.message)}", soft_wrap=True)
     return result.exit_code
 
 

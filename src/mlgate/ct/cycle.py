@@ -149,6 +149,25 @@ class BatchCheck:
             )
         return out
 
+    def log_lines(self, *, most: int = 10) -> list[str]:
+        """The verdict, then each violation and warning by name (the first ``most``)."""
+        problems = [f"violation: {f.describe()}" for f in self.result.violations] + [
+            p.split(": ", 1)[1] for p in self.problems()[len(self.result.violations) :]
+        ]
+        warnings = [f"warning: {f.describe()}" for f in self.result.warnings]
+        counts = [
+            f"{n} {word}{'s' * (n != 1)}"
+            for n, word in ((len(problems), "problem"), (len(warnings), "warning"))
+            if n
+        ]
+        head = f"validate {self.name}: " + ("ok" if self.passed else "failed")
+        head += f" ({', '.join(counts)})" if counts else ""
+        details = [f"  {line}" for line in (*problems, *warnings)]
+        if len(details) > most:
+            left = len(details) - most
+            details = [*details[:most], f"  (+{left} more: `mlgate ct --report FILE` lists all)"]
+        return [head, *details]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "batch": self.name,
@@ -496,14 +515,11 @@ class _Cycle:
         checks = self.validate(new, frames)
         common: dict[str, Any] = {"new_batches": tuple(new), "checks": tuple(checks)}
         for check in checks:
-            self.log(
-                f"validate {check.name}: "
-                + ("ok" if check.passed else "; ".join(check.problems()))
-                + (f" ({len(check.result.warnings)} warnings)" if check.result.warnings else "")
-            )
+            for line in check.log_lines():
+                self.log(line)
         if not all(ch.passed for ch in checks):
             bad = [p for ch in checks for p in ch.problems()]
-            msg = f"invalid data: {bad[0]}" + (f" (+{len(bad) - 1} more)" if len(bad) > 1 else "")
+            msg = bad[0] + (f" (+{len(bad) - 1} more)" if len(bad) > 1 else "")
             return self._finish(self.result("invalid_data", msg, **common))
 
         from mlgate.ct.scoring import held_out_rows
@@ -551,7 +567,7 @@ class _Cycle:
                 from mlgate.ct.scoring import load_model
 
                 candidate = self._snapshot(
-                    load_model(self.root / self.model.path), rows, WORKTREE, "candidate"
+                    load_model(self.root / self.model.path), rows, WORKTREE, "retrained"
                 )
         gate = evaluate_snapshots(c.policy, baseline=live, candidate=candidate)
         common.update(gate=gate, extra={"candidate": candidate, "production": live})
@@ -567,7 +583,8 @@ class _Cycle:
             return self._finish(
                 self.result(
                     "dry_run",
-                    f"dry run: the candidate passes the gate ({self.mode} mode)",
+                    "the retrained model passes the gate; without --dry-run this cycle would "
+                    + ("open a pull request" if self.mode == "pr" else "release it"),
                     **common,
                 )
             )
@@ -578,7 +595,7 @@ class _Cycle:
 
     def _roll_back(self, live: str, prev: str, common: dict[str, Any]) -> CycleResult:
         if self.dry_run:
-            msg = f"dry run: {live} does worse than {prev}; would roll back to {prev}"
+            msg = f"{live} does worse than {prev}; without --dry-run this cycle would roll back"
             return self._finish(self.result("rolled_back", msg, **common))
         from mlgate.deploy.rollback import rollback
 

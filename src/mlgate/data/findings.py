@@ -19,6 +19,18 @@ def _finding(check: str, column: str, tally: Tally, message: str) -> Finding:
     )
 
 
+def _values(n: int, noun: str = "value") -> str:
+    """``1 value``, ``3 values``."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def _allowed(spec: ColumnSchema, most: int = 10) -> str:
+    """The allowed values as the schema lists them (the first ``most``)."""
+    values = list(spec.allowed or ())
+    shown = ", ".join(str(v) for v in values[:most])
+    return f"[{shown}{f', ... ({len(values)} in all)' if len(values) > most else ''}]"
+
+
 def _bounds(spec: ColumnSchema) -> str:
     lo = "-inf" if spec.min is None else f"{spec.min:g}"
     hi = "inf" if spec.max is None else f"{spec.max:g}"
@@ -42,7 +54,7 @@ def _column_findings(check: ColumnCheck, rows: int) -> list[Finding]:
                 "dtype",
                 name,
                 check.dtype,
-                f"{check.dtype.rows} values are not {spec.dtype} (column read as {check.actual})",
+                f"{_values(check.dtype.rows)} not {spec.dtype} (column read as {check.actual})",
             )
         )
     nulls = check.nulls.rows
@@ -52,7 +64,7 @@ def _column_findings(check: ColumnCheck, rows: int) -> list[Finding]:
                 "nulls",
                 name,
                 check.nulls,
-                f"{nulls} missing values; the schema says nullable: false",
+                f"{_values(nulls, 'missing value')}; the schema says nullable: false",
             )
         )
     elif nulls and spec.max_null_fraction is not None and nulls > spec.max_null_fraction * rows:
@@ -67,7 +79,7 @@ def _column_findings(check: ColumnCheck, rows: int) -> list[Finding]:
     if check.range.rows:
         out.append(
             _finding(
-                "range", name, check.range, f"{check.range.rows} values outside {_bounds(spec)}"
+                "range", name, check.range, f"{_values(check.range.rows)} outside {_bounds(spec)}"
             )
         )
     if check.allowed.rows:
@@ -76,7 +88,7 @@ def _column_findings(check: ColumnCheck, rows: int) -> list[Finding]:
                 "allowed",
                 name,
                 check.allowed,
-                f"{check.allowed.rows} values not in the allowed values",
+                f"{_values(check.allowed.rows)} not in the allowed values {_allowed(spec)}",
             )
         )
     if check.duplicates.rows:
@@ -85,7 +97,7 @@ def _column_findings(check: ColumnCheck, rows: int) -> list[Finding]:
                 "unique",
                 name,
                 check.duplicates,
-                f"{check.duplicates.rows} rows repeat a value of an earlier row",
+                f"{_values(check.duplicates.rows, 'row')} repeat a value of an earlier row",
             )
         )
     return out
@@ -119,7 +131,7 @@ def _drift(
                 check=f"drift.{measure}",
                 column=check.spec.name,
                 level=level,
-                rows=0,
+                rows=None,  # a measure of the whole column, not a count of rows
                 message=f"{measure.upper()} {value:.3f} above {'fail' if level == 'violation' else 'warn'} {edge:g}",
                 score=value,
             )

@@ -43,6 +43,11 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _rows(value: Any) -> str:
+    """A finding's row count; ``-`` for drift (a measure of the whole column)."""
+    return "-" if value is None else str(_int(value))
+
+
 def markdown_section(validation_json: dict[str, Any]) -> str:
     """A ``### Data validation`` section: verdict line, findings, per-column drift."""
     data = validation_json if isinstance(validation_json, dict) else {}
@@ -73,7 +78,7 @@ def markdown_section(validation_json: dict[str, Any]) -> str:
             )
             lines.append(
                 f"| {mark} | {escape(f.get('check', ''))} | {escape(f.get('column') or '(table)')} "
-                f"| {_int(f.get('rows'))} | {escape(f.get('message', ''))} | {examples} |"
+                f"| {_rows(f.get('rows'))} | {escape(f.get('message', ''))} | {examples} |"
             )
         if len(findings) > MAX_FINDINGS:
             lines.append(

@@ -48,12 +48,13 @@ class Example:
 
 @dataclass(frozen=True)
 class Finding:
-    """One failed check: a violation (exit 1) or a warning."""
+    """One failed check: a violation (exit 1) or a warning; ``rows`` is how many rows fail
+    (None for drift, a measure of the whole column)."""
 
     check: str
     column: str | None
     level: str
-    rows: int
+    rows: int | None
     message: str
     examples: tuple[Example, ...] = ()
     score: float | None = None

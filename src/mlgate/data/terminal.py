@@ -48,7 +48,7 @@ def render(result: ValidationResult, console: Console) -> None:
             table.add_row(
                 escape(f.column or "(table)"),
                 f.level,
-                str(f.rows),
+                "-" if f.rows is None else str(f.rows),
                 escape(f.message),
                 escape(_examples(f)),
                 style=style,
