@@ -13,6 +13,11 @@ from typing import Any
 
 #: Names containing these words are lower-is-better unless a policy says otherwise.
 LOWER_WORDS = ("loss", "error")
+#: Whole words (parts of a name split at ``_``, ``-``, ``.``) that are lower-is-better.
+LOWER_TOKENS = frozenset(
+    {"mse", "rmse", "msle", "rmsle", "mae", "mape", "smape", "brier", "perplexity", "wer",
+     "cer", "fpr", "fnr", "eer", "latency", "ece"}
+)  # fmt: skip
 
 
 #: Leaves of keys derived from a metric: a bound of its interval follows the metric's
@@ -22,7 +27,8 @@ SPREAD_LEAVES = frozenset({"std", "stdev", "stderr", "sem", "var", "variance"})
 
 
 def infer_direction(key: str) -> str:
-    """``"lower"`` for losses and errors (``log_loss``, ``val.error_rate``), else ``"higher"``.
+    """``"lower"`` for losses, errors and error measures (``log_loss``, ``val.error_rate``,
+    ``rmse``, ``val_mae``), else ``"higher"``.
 
     Only the leaf name counts, except for a bound, which is named after its metric:
     ``log_loss.high`` is lower-is-better like ``log_loss``.
@@ -30,7 +36,10 @@ def infer_direction(key: str) -> str:
     parent, _, leaf = key.rpartition(".")
     if parent and leaf.lower() in BOUND_LEAVES:
         return infer_direction(parent)
-    return "lower" if any(w in leaf.lower() for w in LOWER_WORDS) else "higher"
+    name = leaf.lower()
+    tokens = set(name.replace("-", "_").split("_"))
+    lower = any(w in name for w in LOWER_WORDS) or bool(tokens & LOWER_TOKENS)
+    return "lower" if lower else "higher"
 
 
 def change_direction(
