@@ -91,9 +91,20 @@ def format_time(when: datetime) -> str:
     return when.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _pattern(s: Section, key: str, pattern: re.Pattern[str], what: str) -> str:
+#: C0/C1 control characters and DEL: never part of a tag, a hash or a path we accept.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _text(s: Section, key: str) -> str:
     value = s.string(key)
-    if not pattern.match(value):
+    if _CONTROL.search(value):
+        s.fail(key, f"contains a control character: {value!r}")
+    return value
+
+
+def _pattern(s: Section, key: str, pattern: re.Pattern[str], what: str) -> str:
+    value = _text(s, key)
+    if not pattern.fullmatch(value):  # fullmatch: `$` alone lets a trailing newline through
         s.fail(key, f"expected {what}, got {value!r}")
     return value
 
@@ -113,16 +124,31 @@ def _time(s: Section, key: str) -> datetime:
 
 
 def _model_path(s: Section) -> str:
-    value = s.string("path")
+    """A plain relative POSIX path inside the repository, as ``dvc.yaml`` names outputs."""
+    value = _text(s, "path")
     parts = value.split("/")
-    if not value or value.startswith("/") or "\\" in value or ".." in parts or "" in parts:
-        s.fail("path", f"expected a relative path inside the repository, got {value!r}")
+    plain = (
+        value
+        and "\\" not in value
+        and not value.startswith(("/", "~"))
+        and not re.match(r"[A-Za-z]:", value)  # a Windows drive
+        and not any(p in ("", ".", "..") for p in parts)
+        and ".git" not in (p.lower() for p in parts)
+    )
+    if not plain:
+        s.fail(
+            "path",
+            f"expected a plain relative path inside the repository such as "
+            f"models/model.skops, got {value!r}",
+        )
     return value
 
 
 def _metrics(s: Section) -> dict[str, float]:
     out: dict[str, float] = {}
     for key in s.keys():  # noqa: SIM118 (Section is not iterable)
+        if _CONTROL.search(key):
+            s.fail(key, f"the metric name contains a control character: {key!r}")
         out[key] = s.number(key)
     return out
 
@@ -135,14 +161,14 @@ def parse_pointer(text: bytes | str, source: str) -> Pointer:
     'v1.0.0'
     """
     data = loads_yaml(text, source)
-    if data is None:
-        raise ConfigError(f"{source}: empty pointer file; restore it with `mlgate rollback`")
+    if data is None:  # no suggestion here: read_pointer knows the repository and adds one
+        raise ConfigError(f"{source}: empty pointer file")
     root = Section.root(data, file=source)
     root.check_keys(_KEYS)
     model = root.section("model")
     model.check_keys(_MODEL_KEYS)
-    version = root.string("version")
-    if not is_release_tag(version):
+    version = _text(root, "version")
+    if not is_release_tag(version) or "\n" in version:
         root.fail(
             "version",
             f"expected a release tag v<semver> or NAME@v<semver> such as v1.2.0, got {version!r}",
@@ -179,7 +205,45 @@ def read_pointer(repo: Repo, rev: str = WORKTREE, *, path: str = POINTER_PATH) -
     if data is None:
         return None
     source = path if rev == WORKTREE else f"{rev}:{path}"
-    return parse_pointer(data, source)
+    try:
+        return parse_pointer(data, source)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; {restore_hint(repo, rev, path)}") from exc
+
+
+def restore_hint(repo: Repo, rev: str, path: str) -> str:
+    """A command that puts a valid pointer back, for an invalid one at ``rev``.
+
+    ``mlgate rollback`` itself reads the pointer first, so it cannot be the fix: the
+    suggestion is plain git, chosen for the state the repository is in (an uncommitted
+    edit, or a committed one with a valid pointer further back, or none at all).
+    """
+    from mlgate.deploy.history import history
+
+    base = "HEAD" if rev == WORKTREE else rev
+    if not repo.rev_exists(base):
+        return f"delete it (`rm {path}`) and release with `mlgate release vX.Y.Z`"
+    committed = repo.show(base, path)
+    if rev == WORKTREE and committed is not None and committed != repo.show(WORKTREE, path):
+        try:
+            parse_pointer(committed, f"{base}:{path}")
+        except ConfigError:
+            pass
+        else:
+            return f"restore the committed pointer with `git checkout {base} -- {path}`"
+    good = next((e for e in history(repo, rev=base, path=path) if e.pointer is not None), None)
+    if good is None:
+        return (
+            f"no commit holds a valid {path}: remove it with "
+            f"`git rm -q -f {path} && git commit -q -m 'remove invalid pointer' -- {path}`, "
+            "then release with `mlgate release vX.Y.Z`"
+        )
+    sha = good.change_commit[:12]
+    return (
+        f"the last valid pointer ({good.version}) is at commit {sha}; restore it with "
+        f"`git checkout {sha} -- {path} && git commit -q -m 'restore {path} ({good.version})' "
+        f"-- {path}`"
+    )
 
 
 def write_pointer(path: str | os.PathLike[str], pointer: Pointer) -> None:

@@ -113,7 +113,8 @@ def rollback(
     live = read_pointer(repo, WORKTREE, path=path)
     if entries and entries[0].pointer != live:
         raise GitError(
-            f"{path} differs from its last commit; commit or restore it before rolling back"
+            f"{path} differs from its last commit; restore it with `git checkout HEAD -- {path}` "
+            "(or commit it) before rolling back"
         )
     reverts, target = plan_rollback(entries, to, path)
     assert live is not None  # plan_rollback refuses when there is no pointer
