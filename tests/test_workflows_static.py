@@ -272,7 +272,7 @@ def test_fork_comment_workflow_treats_the_artifact_as_data() -> None:
 
 def test_release_restores_no_cache_and_calls_deploy() -> None:
     doc = _load(ROOT / ".github/workflows/release.yml")
-    assert doc["on"] == {"push": {"tags": ["v*"]}}
+    assert doc["on"] == {"push": {"tags": ["v*", "*@v*"]}}  # vX.Y.Z and NAME@vX.Y.Z
     assert "actions/cache" not in (ROOT / ".github/workflows/release.yml").read_text()
     assert doc["jobs"]["release"]["environment"] == "production"
     assert doc["jobs"]["deploy"]["uses"] == "./.github/workflows/deploy.yml"
@@ -307,7 +307,7 @@ def test_rollback_passes_the_version_through_env() -> None:
 
 def test_deploy_runs_on_pointer_pushes_and_calls() -> None:
     doc = _load(ROOT / ".github/workflows/deploy.yml")
-    assert doc["on"]["push"]["paths"] == ["deploy/production.yaml"]
+    assert doc["on"]["push"]["paths"] == ["deploy/production.yaml", "deploy/*/production.yaml"]
     assert "workflow_call" in doc["on"]
     job = doc["jobs"]["deploy"]
     assert job["environment"] == "production"
