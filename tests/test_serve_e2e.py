@@ -266,7 +266,13 @@ def test_lifecycle_no_release_then_bad_candidates_then_sigterm(
     server.wait("requests in flight", lambda: len(results) >= 20)
     main = psutil.Process(server.proc.pid)
     hosts = main.children()
-    assert [h.cmdline() for h in hosts] == [main.cmdline()]  # the probe host, forked at start
+    # the probe host, forked at start, named apart from the server (which logged its pid)
+    host_title = f"mlgate serve: probe host (server pid {main.pid})"
+    assert [" ".join(h.cmdline()).strip() for h in hosts] == [host_title]
+    assert "mlgate" in " ".join(main.cmdline()) and "probe host" not in " ".join(main.cmdline())
+    assert f"mlgate serve: pid {main.pid} (`kill -HUP {main.pid}` reconciles now)" in (
+        server.log.read_text()
+    )
     assert server.stop() == 0
     _, alive = psutil.wait_procs(hosts, timeout=10)
     assert alive == []  # it leaves with the server

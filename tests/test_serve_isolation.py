@@ -115,3 +115,32 @@ def test_the_host_kills_its_worker_when_the_server_goes_away(
     with pytest.raises(ProcessLookupError):
         os.kill(worker, 0)
     forked._host = None
+
+
+def _title(pid: int) -> str:
+    return " ".join(Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")).strip()
+
+
+def test_the_host_and_its_workers_are_named_apart_from_the_server(
+    forked: Prober, tmp_path: Path
+) -> None:
+    from mlgate.serve.isolation import _send
+
+    host = forked._host
+    assert host is not None
+    server = os.getpid()
+    assert _title(host.pid) == f"mlgate serve: probe host (server pid {server})"
+    assert _title(host.pid) != _title(server)
+    fifo = tmp_path / "fifo.skops"  # the worker blocks opening it: alive to be looked at
+    os.mkfifo(fifo)
+    _send(host.to_host, {"path": str(fifo), "sha256": "0" * 64, "canary": {}})
+    line = host.lines.read(10)
+    assert line is not None
+    worker = json.loads(line)["pid"]
+    # opening the FIFO to write returns once the worker opened it to read: after naming itself
+    writer = os.open(fifo, os.O_WRONLY)
+    assert _title(worker) == f"mlgate serve: probe worker (server pid {server})"
+    os.close(writer)
+    os.close(host.to_host)  # the host kills the worker and leaves
+    assert host.status(10) == 0
+    forked._host = None

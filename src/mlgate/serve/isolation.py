@@ -91,13 +91,30 @@ def _answer(request: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def set_title(title: str) -> None:
+    """Name this process in ``ps`` and ``top`` (its command line and, cut to 15 characters,
+    its ``comm``), so the server, its probe host and a worker can be told apart; a no-op
+    where ``setproctitle`` is missing."""
+    try:
+        import setproctitle
+    except ImportError:  # an optional nicety: probes work the same without it
+        return
+    setproctitle.setproctitle(title)
+
+
+HOST_TITLE = "mlgate serve: probe host (server pid {server})"
+WORKER_TITLE = "mlgate serve: probe worker (server pid {server})"
+
+
 def _fork_worker(request: Mapping[str, Any], host_fds: tuple[int, int]) -> tuple[int, int]:
     """Fork a worker that answers ``request``; (its pid, the read end of its answer)."""
     read_end, write_end = os.pipe()
+    server = os.getppid()  # the host's parent
     pid = os.fork()
     if pid == 0:  # the worker: answer, then leave without running any cleanup of the host
         code = 1
         try:
+            set_title(WORKER_TITLE.format(server=server))
             for fd in (read_end, *host_fds):  # the server sees the host's end, never ours
                 os.close(fd)
             _send(write_end, _answer(request))
@@ -144,6 +161,7 @@ def run_host(read_fd: int, write_fd: int, *, fork_workers: bool) -> None:
     while (line := lines.read()) is not None:
         request = json.loads(line)
         if not fork_workers:
+            set_title(WORKER_TITLE.format(server=os.getppid()))
             _send(write_fd, {"pid": os.getpid()})
             _send(write_fd, {"status": 0, "answer": _answer(request)})
             return
@@ -230,12 +248,14 @@ class Prober:
             return False
         to_host_read, to_host = os.pipe()
         from_host, from_host_write = os.pipe()
+        server = os.getpid()
         with warnings.catch_warnings():  # Python 3.12+ warns whenever any thread exists
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
         if pid == 0:  # the host
             code = 1
             try:
+                set_title(HOST_TITLE.format(server=server))
                 os.close(to_host)
                 os.close(from_host)
                 run_host(to_host_read, from_host_write, fork_workers=True)
@@ -356,6 +376,7 @@ def import_model_libraries() -> None:
 
 def main() -> int:
     """A host started as its own interpreter: import, then answer one request."""
+    set_title(HOST_TITLE.format(server=os.getppid()))
     import_model_libraries()  # first: the imports overlap the server's fetch
     run_host(sys.stdin.fileno(), sys.stdout.fileno(), fork_workers=False)
     return 0

@@ -132,6 +132,7 @@ def serve(
 
     previous = {signal.SIGHUP: hup, signal.SIGTERM: signal.signal(signal.SIGTERM, after_drain)}
     log(
+        f"pid {os.getpid()} (`kill -HUP {os.getpid()}` reconciles now); "
         f"following {url} ({options.ref or 'default branch'}) every {options.interval:g} s; "
         f"listening on http://{options.host}:{options.port}"
     )
