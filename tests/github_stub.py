@@ -3,7 +3,11 @@
 It speaks the real protocol (https://docs.github.com/en/rest, version 2022-11-28), so the
 client under test cannot tell it from api.github.com except by its address:
 
+- ``GET /user``: the token's identity (``user``); with the default ``user=None`` the token
+  is a workflow's ``GITHUB_TOKEN``, which GitHub answers with 403 there and which writes
+  as ``github-actions[bot]``
 - ``GET/POST /repos/{o}/{r}/issues/{n}/comments``, ``GET/PATCH /repos/{o}/{r}/issues/comments/{id}``
+  (comments are written by the token's identity; a PATCH of anyone else's is 403)
 - ``GET/POST /repos/{o}/{r}/releases``, ``GET /repos/{o}/{r}/releases/tags/{tag}``,
   ``GET /repos/{o}/{r}/releases/latest``
 - ``GET/POST /repos/{o}/{r}/pulls``, ``GET /repos/{o}/{r}/pulls/{n}``,
@@ -83,6 +87,8 @@ class GitHubStub:
         self.token = token
         self.repository = repository
         self.read_only = False
+        #: The identity of the token (``GET /user``); None: a workflow's GITHUB_TOKEN.
+        self.user: dict[str, Any] | None = None
         self.requests: list[Recorded] = []
         self.comments: list[dict[str, Any]] = []
         self.releases: list[dict[str, Any]] = []
@@ -277,7 +283,15 @@ class GitHubStub:
             self._base = base or self.url
             return self._handle(method, path, query, body)
 
+    def identity(self) -> dict[str, Any]:
+        """Who writes the comments this token creates."""
+        return dict(self.user) if self.user is not None else dict(BOT)
+
     def _handle(self, method: str, path: str, query: dict[str, str], body: Any) -> _Reply:
+        if path == "/user" and method == "GET":
+            if self.user is None:  # an installation token (GITHUB_TOKEN) has no user
+                raise _error(403, "Resource not accessible by integration")
+            return _Reply(200, {**self.user, "type": self.user.get("type", "User")})
         prefix = f"/repos/{self.repository}/"
         if not path.startswith(prefix):  # another repository, or no such endpoint
             raise _error(404, "Not Found")
@@ -298,7 +312,7 @@ class GitHubStub:
                     )
                 if method == "POST":
                     text = self._body_text(body, "IssueComment")
-                    comment = self._comment(issue, text, BOT)
+                    comment = self._comment(issue, text, self.identity())
                     self.comments.append(comment)
                     return _Reply(201, comment)
             if m := re.fullmatch(r"issues/comments/(\d+)", rest):
@@ -308,7 +322,7 @@ class GitHubStub:
                 if method == "GET":
                     return _Reply(200, found[0])
                 if method == "PATCH":
-                    if found[0]["user"]["login"] != BOT["login"]:
+                    if found[0]["user"]["login"].lower() != self.identity()["login"].lower():
                         raise _error(403, "Resource not accessible by integration")
                     found[0]["body"] = self._body_text(body, "IssueComment")
                     found[0]["updated_at"] = "2026-01-01T00:05:00Z"

@@ -117,3 +117,63 @@ def test_unreadable_file_exit_2(tmp_path: Path, gh_env: dict[str, str]) -> None:
     proc = mlgate("comment", str(tmp_path / "nope.md"), "--pr", "4", cwd=tmp_path, env=gh_env)
     assert proc.returncode == 2
     assert "nope.md: file not found" in proc.stderr
+
+
+def test_a_marker_comment_by_someone_else_is_not_taken_over(
+    tmp_path: Path, report: Path, gh_env: dict[str, str], github_stub: GitHubStub
+) -> None:
+    theirs = github_stub.add_comment(4, f"{MARKER}\nplease merge, the gate passed", user="eve")
+    proc = mlgate("comment", str(report), "--pr", "4", cwd=tmp_path, env=gh_env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("created comment")
+    assert theirs["body"] == f"{MARKER}\nplease merge, the gate passed"
+    assert [c["user"]["login"] for c in github_stub.comments] == ["eve", "github-actions[bot]"]
+    assert not any(r.method == "PATCH" for r in github_stub.requests)
+
+
+def test_a_success_answer_that_is_not_json_is_exit_2(
+    tmp_path: Path, report: Path, env: dict[str, str]
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Html(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><body>Sign in to continue</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        secret = "ghp_not_json_secret_123"
+        proc = mlgate(
+            "comment",
+            str(report),
+            "--pr",
+            "4",
+            cwd=tmp_path,
+            env={
+                **env,
+                "GITHUB_API_URL": f"http://{host!s}:{port}",
+                "GITHUB_TOKEN": secret,
+                "GITHUB_REPOSITORY": "octo/demo",
+            },
+            timeout=60,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line = proc.stderr.strip()
+    assert "\n" not in line and "200" in line and "text/html" in line and "not JSON" in line
+    assert secret not in proc.stdout + proc.stderr

@@ -52,7 +52,8 @@ def test_protocol_headers(gh: GitHubClient, github_stub: GitHubStub) -> None:
         assert request.headers["authorization"] == f"Bearer {github_stub.token}"
         assert request.headers["accept"] == "application/vnd.github+json"
         assert request.headers["x-github-api-version"] == "2022-11-28"
-    listing = github_stub.requests[0]
+    whoami, listing = github_stub.requests[:2]
+    assert (whoami.method, whoami.path, whoami.status) == ("GET", "/user", 403)  # GITHUB_TOKEN
     assert listing.method == "GET" and listing.query == {"per_page": "100", "page": "1"}
 
 
@@ -71,7 +72,7 @@ def test_pagination_finds_marker_on_page_two(gh: GitHubClient, github_stub: GitH
     github_stub.add_comment(PR + 1, f"{MARKER}\nanother PR's report")  # not ours to touch
     comment = gh.upsert_comment(PR, f"{MARKER}\nnew report")
     assert comment.id == ours["id"] and not comment.created
-    pages = [r.query.get("page") for r in github_stub.requests if r.method == "GET"]
+    pages = [r.query.get("page") for r in github_stub.requests if r.path.endswith("/comments")]
     assert pages == ["1", "2"]
     assert len(github_stub.comments) == 132
     assert ours["body"] == f"{MARKER}\nnew report"
@@ -96,7 +97,8 @@ def test_retries_502(gh: GitHubClient, github_stub: GitHubStub, slept: list[floa
     comment = gh.upsert_comment(PR, "report")
     assert comment.created
     assert slept == [1.0, 2.0]  # exponential backoff
-    assert [r.status for r in github_stub.requests][:3] == [502, 502, 200]
+    # GET /user twice 502, then its 403 (GITHUB_TOKEN: github-actions[bot]), then the listing
+    assert [r.status for r in github_stub.requests][:4] == [502, 502, 403, 200]
 
 
 def test_retries_429_honouring_retry_after(
@@ -140,7 +142,7 @@ def test_lost_create_response_does_not_duplicate(gh: GitHubClient, github_stub: 
     comment = gh.upsert_comment(PR, "report")
     assert len(github_stub.comments) == 1
     assert comment.id == github_stub.comments[0]["id"] and comment.created
-    assert [r.method for r in github_stub.requests] == ["GET", "POST", "GET", "PATCH"]
+    assert [r.method for r in github_stub.requests] == ["GET", "GET", "POST", "GET", "PATCH"]
 
 
 @pytest.mark.parametrize(
@@ -163,7 +165,7 @@ def test_client_errors_are_remote_errors_without_token(
     message = str(info.value)
     assert f"{status}" in message and hint in message
     assert token not in message and "\n" not in message
-    assert len(github_stub.requests) <= 2  # no retries on client errors
+    assert len(github_stub.requests) <= 3  # GET /user, then no retries on client errors
 
 
 def test_wrong_repository_is_404(github_stub: GitHubStub) -> None:
@@ -289,3 +291,81 @@ def test_server_echo_of_token_is_redacted(slept: list[float]) -> None:
     with _mock_client(handler, slept) as client, pytest.raises(RemoteError) as info:
         client.create_release("v1", "v1", "")
     assert "tok-secret" not in str(info.value) and "***" in str(info.value)
+
+
+def test_a_marker_in_someone_elses_comment_is_left_alone(
+    gh: GitHubClient, github_stub: GitHubStub
+) -> None:
+    theirs = github_stub.add_comment(PR, f"{MARKER}\nI moved your report here", user="mallory")
+    made = gh.upsert_comment(PR, "# report v1")
+    assert made.created and made.id != theirs["id"]
+    assert theirs["body"] == f"{MARKER}\nI moved your report here"  # untouched
+    assert not any(r.method == "PATCH" for r in github_stub.requests)
+    again = gh.upsert_comment(PR, "# report v2")  # then ours, and only ours, is updated
+    assert (again.action, again.id) == ("updated", made.id)
+    assert [c["user"]["login"] for c in github_stub.comments] == ["mallory", "github-actions[bot]"]
+
+
+def test_a_personal_token_owns_only_its_users_comments(
+    gh: GitHubClient, github_stub: GitHubStub
+) -> None:
+    github_stub.user = {"login": "Alice", "id": 5}
+    bot = github_stub.add_comment(PR, f"{MARKER}\nold", user="github-actions[bot]")
+    mine = github_stub.add_comment(PR, f"{MARKER}\nolder", user="alice")  # logins: any case
+    assert gh.login() == "Alice"
+    updated = gh.upsert_comment(PR, "# report")
+    assert (updated.action, updated.id) == ("updated", mine["id"])
+    assert bot["body"] == f"{MARKER}\nold"
+
+
+def test_an_invalid_token_on_get_user_is_an_error(github_stub: GitHubStub) -> None:
+    github_stub.add_pull(PR)
+    with (
+        GitHubClient("wrong", github_stub.repository, api_url=github_stub.url) as client,
+        pytest.raises(RemoteError, match="401"),
+    ):
+        client.upsert_comment(PR, "x")
+    assert not github_stub.comments
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "waited"),
+    [
+        (503, {"retry-after": "nan"}, 1.0),
+        (503, {"retry-after": "inf"}, 1.0),
+        (503, {"retry-after": "-inf"}, 1.0),
+        (503, {"retry-after": "soon"}, 1.0),
+        (503, {"retry-after": "Wed, 99 Foo 2015 07:28:00 GMT"}, 1.0),
+        (503, {"retry-after": "Wed, 21 Oct 99999 07:28:00 GMT"}, 1.0),
+        (429, {"retry-after": "NaN"}, 60.0),  # a rate limit without a usable wait: 60 s
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "nan"}, 60.0),
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "tomorrow"}, 60.0),
+    ],
+)
+def test_unusable_wait_headers_fall_back_to_the_default_backoff(
+    status: int, headers: dict[str, str], waited: float, slept: list[float]
+) -> None:
+    answers = [
+        httpx.Response(status, headers=headers, json={"message": "API rate limit exceeded"}),
+        httpx.Response(200, json=[]),
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0)
+
+    with _mock_client(handler, slept) as client:
+        assert client.find_comment(1) is None
+    assert slept == [waited]
+
+
+def test_a_success_that_is_not_json_is_a_remote_error(slept: list[float]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"content-type": "text/html"}, text="<html>Sign in</html>"
+        )
+
+    with _mock_client(handler, slept) as client, pytest.raises(RemoteError) as info:
+        client.find_comment(1)
+    message = str(info.value)
+    assert "200" in message and "text/html" in message and "not JSON" in message
+    assert "tok-secret" not in message and "\n" not in message

@@ -1,7 +1,10 @@
 """A small client for the parts of GitHub's REST API that mlgate uses.
 
 - the pull-request report comment: one comment per PR carrying a marker, created once and
-  then updated in place (``upsert_comment``), never a second one;
+  then updated in place (``upsert_comment``), never a second one. Only a comment written by
+  the token's own identity counts (``GET /user``; the workflow's ``GITHUB_TOKEN`` cannot
+  call it and is ``github-actions[bot]``): a marker in someone else's comment is never
+  edited, so no one can take the report over;
 - releases (``create_release``) and pull requests (``create_pull_request``,
   ``pull_request_for_commit``) for the release and continuous-training workflows.
 
@@ -9,8 +12,12 @@ Protocol: https://docs.github.com/en/rest (API version 2022-11-28). Lists are pa
 ``per_page``/``page`` and a ``Link: <...>; rel="next"`` header. Failures:
 
 - 5xx, 429, and 403 carrying rate-limit headers are retried with exponential backoff, waiting
-  at least what ``retry-after`` (seconds) or ``x-ratelimit-reset`` (epoch seconds) asks for;
-  a bounded number of attempts, and never a wait beyond ``max_wait`` seconds;
+  at least what ``retry-after`` (seconds or an HTTP date) or ``x-ratelimit-reset`` (epoch
+  seconds) asks for; a header that is not a finite number or a date (``nan``, ``soon``) is
+  ignored, the default backoff applies; a bounded number of attempts, and never a wait
+  beyond ``max_wait`` seconds;
+- a 2xx answer that is not JSON raises :class:`~mlgate.errors.RemoteError` naming the status
+  and the content type (a proxy's login page, a wrong ``GITHUB_API_URL``);
 - 401, 403 and 404 (and any other 4xx) raise :class:`~mlgate.errors.RemoteError` with a
   one-line message naming the request and the fix. The token never appears in a message.
 
@@ -36,6 +43,7 @@ import httpx
 from mlgate.errors import ConfigError, RemoteError
 
 __all__ = [
+    "ACTIONS_BOT",
     "API_VERSION",
     "DEFAULT_API_URL",
     "MARKER",
@@ -49,6 +57,8 @@ DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 #: The hidden HTML comment that identifies mlgate's report comment on a pull request.
 MARKER = "<!-- mlgate-report -->"
+#: Who ``GITHUB_TOKEN`` acts as; ``GET /user`` answers 403 for that token.
+ACTIONS_BOT = "github-actions[bot]"
 #: GitHub answers 422 "Body is too long (maximum is 65536 characters)" beyond this.
 MAX_COMMENT_CHARS = 65_536
 TRUNCATION_NOTE = (
@@ -74,6 +84,14 @@ class Comment:
     def action(self) -> str:
         """``"created"`` or ``"updated"``."""
         return "created" if self.created else "updated"
+
+
+class _HttpError(RemoteError):
+    """A 4xx answer that is not retried; ``status`` lets callers tell 403 from 401."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class _Retry(Exception):
@@ -179,6 +197,7 @@ class GitHubClient:
         self.max_wait = max_wait
         self._sleep = sleep
         self._clock = clock
+        self._login: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> GitHubClient:
@@ -215,30 +234,56 @@ class GitHubClient:
         self.close()
 
     # -- public API --------------------------------------------------------------------------
-    def find_comment(self, pr: int, marker: str = MARKER) -> Comment | None:
-        """The first comment on ``pr`` whose body contains ``marker``, or None."""
+    def login(self) -> str:
+        """The login the token acts as: ``GET /user``, or ``github-actions[bot]`` when the
+        API answers 403 there (the workflow's ``GITHUB_TOKEN``, an app installation token)."""
+        if self._login is None:
+            try:
+                data = self._request("GET", "/user").data
+            except _HttpError as exc:
+                if exc.status != 403:
+                    raise
+                self._login = ACTIONS_BOT
+            else:
+                login = data.get("login") if isinstance(data, dict) else None
+                if not isinstance(login, str) or not login:
+                    raise RemoteError("GitHub API: GET /user answered without a login")
+                self._login = login
+        return self._login
+
+    def find_comment(
+        self, pr: int, marker: str = MARKER, *, author: str | None = None
+    ) -> Comment | None:
+        """The first comment on ``pr`` whose body contains ``marker`` (written by ``author``,
+        when given; logins compare case-insensitively, as GitHub's do), or None."""
+        want = author.lower() if author is not None else None
         for item in self._paginate(f"/repos/{self.repository}/issues/{int(pr)}/comments"):
             body = item.get("body") or ""
-            if marker in body:
+            if marker not in body:
+                continue
+            if want is None or _author(item) == want:
                 return _comment(item, created=False)
         return None
 
     def upsert_comment(self, pr: int, body: str, marker: str = MARKER) -> Comment:
-        """Update the comment on ``pr`` that carries ``marker``, or create it.
+        """Update the comment on ``pr`` that carries ``marker`` and that this token's identity
+        wrote (see :meth:`login`), or create one.
 
-        ``marker`` is added at the top of ``body`` when missing, and a body over 65,536
-        characters is truncated with a note. Nothing is escaped here: the report renderer
-        escapes text that comes from the pull request.
+        A comment by anyone else is left alone, marker or not: editing it would let any
+        commenter decide where the report goes (or hide it). ``marker`` is added at the top
+        of ``body`` when missing, and a body over 65,536 characters is truncated with a note.
+        Nothing is escaped here: the report renderer escapes text from the pull request.
         """
         text = _prepare_body(body, marker)
-        existing = self.find_comment(pr, marker)
+        me = self.login()
+        existing = self.find_comment(pr, marker, author=me)
         if existing is not None:
             return _comment(self._update_comment(existing.id, text).data, created=False)
 
         def created_meanwhile() -> Any:
             # A POST that failed with 5xx may still have created the comment: look before
             # posting again, so a flaky API never leaves two report comments.
-            found = self.find_comment(pr, marker)
+            found = self.find_comment(pr, marker, author=me)
             return None if found is None else self._update_comment(found.id, text).data
 
         reply = self._request(
@@ -387,7 +432,14 @@ class GitHubClient:
             raise _Retry(f"connection failed: {type(exc).__name__}", None, ambiguous=True) from None
         status = response.status_code
         if 200 <= status < 300:
-            data = response.json() if response.content else None
+            try:
+                data = response.json() if response.content else None
+            except ValueError:  # an HTML page from a proxy, a wrong GITHUB_API_URL
+                kind = response.headers.get("content-type") or "no content type"
+                raise RemoteError(
+                    f"GitHub API: {what}: {status} answer is not JSON ({kind}); check "
+                    f"GITHUB_API_URL ({self.api_url})"
+                ) from None
             nxt = response.links.get("next", {}).get("url")
             return _Reply(data, nxt)
         message = self._server_message(response)
@@ -402,25 +454,23 @@ class GitHubClient:
             )
         if status >= 500:
             raise _Retry(f"{status} {response.reason_phrase}", wait, ambiguous=True)
-        raise RemoteError(self._explain(status, what, message))
+        raise _HttpError(self._explain(status, what, message), status)
 
     def _rate_limit_wait(self, response: httpx.Response) -> float | None:
         headers = response.headers
         retry_after = headers.get("retry-after")
         if retry_after:
-            try:
-                return float(retry_after)
-            except ValueError:
-                pass
+            seconds = _finite(retry_after)
+            if seconds is not None:
+                return seconds
             try:  # the HTTP-date form of retry-after
-                return email.utils.parsedate_to_datetime(retry_after).timestamp() - self._clock()
-            except (TypeError, ValueError):
-                pass
+                delta = email.utils.parsedate_to_datetime(retry_after).timestamp() - self._clock()
+                return delta if math.isfinite(delta) else None
+            except (TypeError, ValueError, IndexError, OverflowError):
+                pass  # neither: fall through to the reset header, else the default backoff
         if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
-            try:
-                return float(headers["x-ratelimit-reset"]) - self._clock()
-            except ValueError:
-                return None
+            reset = _finite(headers["x-ratelimit-reset"])
+            return None if reset is None else reset - self._clock()
         return None
 
     def _server_message(self, response: httpx.Response) -> str:
@@ -471,6 +521,21 @@ def _prepare_body(body: str, marker: str) -> str:
     if marker not in out:  # the marker sat beyond the cut: keep it, at the top
         out = truncate_markdown(f"{marker}\n{body.replace(marker, '')}")
     return out
+
+
+def _finite(text: str) -> float | None:
+    """A header value as a finite number of seconds, None for ``nan``, ``inf`` or words."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _author(item: Mapping[str, Any]) -> str | None:
+    user = item.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    return login.lower() if isinstance(login, str) else None
 
 
 def _head_sha(pull: Mapping[str, Any]) -> str | None:
