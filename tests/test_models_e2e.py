@@ -95,8 +95,11 @@ def test_one_model_declared_as_artifact_with_gto_tags(tmp_path: Path, env: dict[
     assert pointer["model"]["sha256"] == hashlib.sha256(model).hexdigest()
     assert pointer["metrics"] == {}  # no gate policy: no metrics file to record
     _bump(root, env, "text-classification", 0.95)
-    git("tag", "text-classification@v1.1.0", cwd=root, env=env)  # GTO's form names the model
+    # GTO's form names the model (annotated, as `gto register` makes it)
+    git("tag", "-a", "-m", "register", "text-classification@v1.1.0", cwd=root, env=env)
     _ok("release", "text-classification@v1.1.0", cwd=root, env=env)
+    gto = json.loads(run([BIN / "gto", "show", "--json"], cwd=root, env=env).stdout)
+    assert gto["text-classification"]["version"] == "v1.1.0"  # GTO still reads the repository
     history = json.loads(_ok("history", "--json", cwd=root, env=env))
     assert [d["version"] for d in history["deployments"]] == [
         "text-classification@v1.1.0",
