@@ -53,16 +53,27 @@ CACHED = {
 }
 
 
-def _cached_project(root: Path, env: dict[str, str], *, remote: Path | None = None) -> Path:
-    """v1 -> v2: acc drops by 0.1 in eval/metrics.json (inside the cached `eval` output)."""
-    dvc_project(root, env, remote=remote, files={"dvc.yaml": dvc_yaml(CACHED)})
+def _cached_project(
+    root: Path,
+    env: dict[str, str],
+    *,
+    remote: Path | None = None,
+    params: Mapping[str, Any] | None = None,
+    baseline: Any = None,
+) -> Path:
+    """v1 -> v2: acc drops by 0.1 in eval/metrics.json (inside the cached `eval` output).
+
+    ``baseline`` replaces v1's eval/metrics.json; with a ``remote``, each revision is pushed.
+    """
+    files = {"dvc.yaml": dvc_yaml(CACHED), **({"params.yaml": params} if params else {})}
+    dvc_project(root, env, remote=remote, files=files)
     push = remote is not None
     snapshot(
         root,
         env,
         "v1",
         produce={
-            "eval/metrics.json": {"acc": 0.9, "loss": 0.3},
+            "eval/metrics.json": {"acc": 0.9, "loss": 0.3} if baseline is None else baseline,
             "eval/plot.csv": "x,y\n1,2\n",
             "m.json": {"f1": 0.5},
         },
@@ -240,12 +251,11 @@ def test_templated_metrics_paths(tmp_path: Path, env: dict[str, str]) -> None:
     root = dvc_project(
         tmp_path / "repo",
         env,
-        # DVC runs a stage in its wdir, which must exist
         files={
             "dvc.yaml": dvc_yaml(TEMPLATED),
             "params.yaml": _params("scores"),
             "paths.yaml": "eval:\n  dir: out\n  file: m.yaml\n",
-            "reports/.keep": "",
+            "reports/.keep": "",  # DVC runs a stage in its wdir, which must exist
         },
     )
     snapshot(root, env, "v1", produce={"reports/scores.json": {"acc": 0.9}, "out/m.yaml": "r: 1\n"})
@@ -556,6 +566,9 @@ def test_unreadable_cached_metrics(
 
 
 # -- 2. a clone: metrics from the DVC remote, or from nowhere --------------------------------
+_DIFFS = (("v1", "v2"), ("v1", "v2", "--all"))
+
+
 def _clone(src: Path, dest: Path, env: dict[str, str]) -> Path:
     git("clone", "-q", str(src), str(dest), cwd=src.parent, env=env)
     assert not (dest / ".dvc" / "cache").exists() and not (dest / "eval").exists()
@@ -615,43 +628,15 @@ GATE = {
         "rules": [{"metric": "acc", "max_regression": 0.01}],
     }
 }
-_DIFFS = (("v1", "v2"), ("v1", "v2", "--all"))
 
 
 def _gate(root: Path, env: dict[str, str], *args: str) -> Any:
     return mlgate("gate", *args, cwd=root, env=env, timeout=180)
 
 
-def _gated_project(
-    root: Path,
-    env: dict[str, str],
-    *,
-    remote: Path | None = None,
-    baseline: Any = None,
-) -> Path:
-    """CACHED + the gate policy; v1 holds ``baseline`` (acc 0.9 unless given), v2 acc 0.8."""
-    dvc_project(root, env, remote=remote, files={"dvc.yaml": dvc_yaml(CACHED), "params.yaml": GATE})
-    push = remote is not None
-    v1 = {"acc": 0.9, "loss": 0.3} if baseline is None else baseline
-    snapshot(
-        root,
-        env,
-        "v1",
-        produce={"eval/metrics.json": v1, "eval/plot.csv": "1\n", "m.json": {"f1": 0.5}},
-        push=push,
-    )
-    snapshot(
-        root,
-        env,
-        "v2",
-        produce={
-            "eval/metrics.json": {"acc": 0.8, "loss": 0.3},
-            "eval/plot.csv": "2\n",
-            "m.json": {"f1": 0.5, "n": 3},
-        },
-        push=push,
-    )
-    return root
+def _gated_project(root: Path, env: dict[str, str], **kwargs: Any) -> Path:
+    """:func:`_cached_project` with the gate policy (acc may drop by 0.01 at most)."""
+    return _cached_project(root, env, params=GATE, **kwargs)
 
 
 def _gate_json(root: Path, env: dict[str, str], baseline: str) -> tuple[int, Any]:
@@ -714,23 +699,27 @@ def test_gate_exits_2_on_an_unreadable_candidate(tmp_path: Path, env: dict[str, 
     assert "eval/metrics.json" in proc.stderr and "Traceback" not in proc.stderr, shown
 
 
+@pytest.mark.parametrize("before", ["stage-without-metrics", "no-dvc-yaml"])
 @pytest.mark.parametrize(("acc", "code"), [(0.8, 0), (0.4, 1)])
 def test_gate_first_adoption_absolute_rules_decide(
-    tmp_path: Path, env: dict[str, str], acc: float, code: int
+    tmp_path: Path, env: dict[str, str], acc: float, code: int, before: str
 ) -> None:
     """A baseline that declares no metrics at all is not an error: only `min` can fail."""
     policy = {
         "gate": {**GATE["gate"], "rules": [{"metric": "acc", "min": 0.5, "max_regression": 0.01}]}
     }
-    no_metrics = {
-        "stages": {
-            "evaluate": {k: v for k, v in CACHED["stages"]["evaluate"].items() if k != "metrics"}
-        }
-    }
-    root = dvc_project(
-        tmp_path / "repo", env, files={"dvc.yaml": dvc_yaml(no_metrics), "params.yaml": policy}
-    )
-    snapshot(root, env, "v1", produce={"eval/metrics.json": {"acc": 0.99}})
+    root = dvc_project(tmp_path / "repo", env, files={"params.yaml": policy})
+    if before == "no-dvc-yaml":
+        snapshot(root, env, "v1", repro=False)
+    else:
+        stage = {k: v for k, v in CACHED["stages"]["evaluate"].items() if k != "metrics"}
+        snapshot(
+            root,
+            env,
+            "v1",
+            files={"dvc.yaml": dvc_yaml({"stages": {"evaluate": stage}})},
+            produce={"eval/metrics.json": {"acc": 0.99}},
+        )
     snapshot(
         root,
         env,
@@ -739,11 +728,14 @@ def test_gate_first_adoption_absolute_rules_decide(
         produce={"eval/metrics.json": {"acc": acc}, "m.json": {"f1": 0.5}},
     )
     # DVC: nothing was declared at v1, so nothing is old
-    assert dvc_diff(root, env, "v1", "v2")["eval/metrics.json"] == {
-        "acc": {"old": None, "new": acc}
-    }
+    assert_same(
+        dvc_diff(root, env, "v1", "v2")["eval/metrics.json"],
+        {"acc": {"old": None, "new": acc}},
+        "DVC",
+    )
     proc = _gate(root, env, "v1")
     assert proc.returncode == code, f"{proc.stdout}\n{proc.stderr}"
+    assert "Traceback" not in proc.stderr
 
 
 def _reverse(diff: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
