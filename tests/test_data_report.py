@@ -84,10 +84,33 @@ def test_escape() -> None:
 
 
 def test_committed_metrics_render() -> None:
+    from mlgate.data.result import read_validation
+
     root = Path(__file__).resolve().parents[1]
     metrics = json.loads((root / "metrics/validation.json").read_text())
-    text = markdown_section(metrics)
+    # the DVC metric holds the headline only: `dvc metrics show` prints no per-column table
+    assert set(metrics) == {"schema_version", "source", "rows", "violations", "warnings", "drift"}
+
+    def read(path: str) -> bytes | None:
+        return (root / path).read_bytes() if (root / path).is_file() else None
+
+    whole = read_validation(read, "metrics/validation.json")
+    assert whole is not None and len(whole["columns"]) == 32 and whole["findings"] == []
+    text = markdown_section(whole)
     assert "569 rows" in text and "**0 violations**" in text
+    assert "| mean\\_radius | 0.0000 | 0.000 | 0.000 |" in text
+
+
+def test_split_and_join_the_validation_document(tmp_path: Path) -> None:
+    from mlgate.data.result import columns_file, join_metrics, split_metrics
+
+    whole = _result(tmp_path)
+    headline, details = split_metrics(whole)
+    assert "columns" not in headline and "findings" not in headline
+    assert details["columns"] == whole["columns"] and details["findings"] == whole["findings"]
+    assert join_metrics(headline, details) == whole
+    assert join_metrics(headline, None) == headline
+    assert columns_file("out/v.json") == "out/v_columns.json"
 
 
 def test_drift_findings_count_no_rows(tmp_path: Path) -> None:

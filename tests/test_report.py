@@ -252,14 +252,27 @@ def test_collect_reads_both_revisions(tmp_path: Path, env: dict[str, str]) -> No
             "metrics/validation.json": {"rows": 60, "violations": 0},
         },
     )
-    commit(root, env, "tweak", {"params.yaml": {"train": {"C": 0.5}, "gate": {"rules": []}}})
+    columns = {"schema_version": 1, "columns": {"x": {"null_rate": 0.25, "psi": 0.31}}}
+    commit(
+        root,
+        env,
+        "tweak",
+        {
+            "params.yaml": {"train": {"C": 0.5}, "gate": {"rules": []}},
+            "metrics/validation_columns.json": columns,  # the per-column table, beside
+        },
+    )
     data = collect(Repo(root, env), baseline="HEAD~1", candidate="HEAD")
     assert set(data.curves) == {"baseline", "candidate"}
     assert data.params.files["params.yaml"]["train.C"].new == 0.5
     assert data.result.policy_from == "baseline" and data.validation == {
         "rows": 60,
         "violations": 0,
+        "columns": {"x": {"null_rate": 0.25, "psi": 0.31}},
     }
+    assert "| x | 0.2500 | 0.310 | - |" in render_report(data)
+    before = collect(Repo(root, env), baseline="HEAD~1", candidate="HEAD~1")  # no table yet
+    assert before.validation == {"rows": 60, "violations": 0}
 
 
 BOOT = "metrics/bootstrap.json"

@@ -61,7 +61,12 @@ def test_clean_data_passes(project: Path, env: dict[str, str], fmt: str) -> None
     )
     assert js.returncode == 0
     doc = json.loads(js.stdout)
-    assert doc == json.loads((project / "metrics/validation.json").read_text())
+    # -o writes what the stage writes: the headline as the DVC metric, the table beside it
+    headline = json.loads((project / "metrics/validation.json").read_text())
+    details = json.loads((project / "metrics/validation_columns.json").read_text())
+    assert set(headline) == {"schema_version", "source", "rows", "violations", "warnings", "drift"}
+    assert set(details) == {"schema_version", "columns", "findings"}
+    assert {**headline, **details} == doc
     assert doc["rows"] == 2000 and doc["violations"] == 0
     assert set(doc["columns"]["size"]) == {"null_rate", "psi", "ks"}
 

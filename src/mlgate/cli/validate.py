@@ -24,7 +24,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the metrics JSON instead of tables")
     out.add_argument("--md", action="store_true", help="print the Markdown report section")
-    parser.add_argument("-o", "--output", metavar="FILE", help="also write the metrics JSON here")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="also write the metrics as the stage does: FILE (counts, drift maxima) and "
+        "FILE_columns.json beside it (per-column figures, findings)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
             bar.stop()
     metrics = result.to_metrics()
     if args.output:
-        write_json(args.output, metrics)
+        from mlgate.data.result import columns_file, split_metrics
+
+        headline, details = split_metrics(metrics)
+        write_json(args.output, headline)
+        write_json(columns_file(args.output), details)
     if args.json:
         sys.stdout.write(dumps_json(metrics))
     elif args.md:

@@ -1,4 +1,5 @@
-"""The Markdown section of the PR report, rendered from ``metrics/validation.json``.
+"""The Markdown section of the PR report, rendered from the validation document
+(``metrics/validation.json`` joined with ``metrics/validation_columns.json``).
 
 Pure: a dict in, Markdown out. Column names, values and messages come from the data of a
 pull request, so every piece of text is escaped (no HTML, links, mentions or table breaks).
@@ -82,7 +83,8 @@ def markdown_section(validation_json: dict[str, Any]) -> str:
             )
         if len(findings) > MAX_FINDINGS:
             lines.append(
-                f"\n{len(findings) - MAX_FINDINGS} more findings in metrics/validation.json."
+                f"\n{len(findings) - MAX_FINDINGS} more findings in "
+                "metrics/validation_columns.json."
             )
     columns: dict[str, Any] = data["columns"] if isinstance(data.get("columns"), dict) else {}
     if columns:

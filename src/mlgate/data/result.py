@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 METRICS_VERSION = 1
@@ -111,7 +113,8 @@ class ValidationResult:
         return not self.violations
 
     def to_metrics(self) -> dict[str, Any]:
-        """The content of ``metrics/validation.json`` (``schema_version`` 1)."""
+        """The whole validation document (``schema_version`` 1): what ``validate --json``
+        prints; the stage splits it in two files (:func:`split_metrics`)."""
         columns: dict[str, Any] = {}
         for c in self.columns:
             entry: dict[str, Any] = {"null_rate": c.null_rate}
@@ -132,3 +135,54 @@ class ValidationResult:
             "columns": columns,
             "findings": [f.to_json() for f in self.findings],
         }
+
+
+#: What stays in the DVC metrics file: figures that read well in ``dvc metrics show`` and
+#: ``mlgate diff``. The per-column table and the findings go to the companion file.
+DETAIL_KEYS = ("columns", "findings")
+
+
+def columns_file(metrics_file: str) -> str:
+    """The companion of a validation metrics file, beside it.
+
+    >>> columns_file("metrics/validation.json")
+    'metrics/validation_columns.json'
+    """
+    path = PurePosixPath(metrics_file)
+    return str(path.with_name(f"{path.stem}_columns{path.suffix}"))
+
+
+def split_metrics(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the metrics file: counts and drift maxima; the companion: per-column figures and the
+    findings), so ``dvc metrics show`` stays one short line per file."""
+    headline = {k: v for k, v in document.items() if k not in DETAIL_KEYS}
+    details = {
+        "schema_version": document.get("schema_version", METRICS_VERSION),
+        **{k: document[k] for k in DETAIL_KEYS if k in document},
+    }
+    return headline, details
+
+
+def join_metrics(headline: dict[str, Any], details: dict[str, Any] | None) -> dict[str, Any]:
+    """The whole document again (what the report renders); ``details`` None: headline only."""
+    if not isinstance(details, dict):
+        return dict(headline)
+    return {**headline, **{k: details[k] for k in DETAIL_KEYS if k in details}}
+
+
+def read_validation(
+    read: Callable[[str], bytes | None], metrics_file: str, *, source: Callable[[str], str] = str
+) -> dict[str, Any] | None:
+    """The whole validation document of a revision: ``metrics_file`` joined with its
+    companion (:func:`columns_file`, absent before the split: headline only); None when
+    ``read`` finds no metrics file. ``source`` names a path in error messages."""
+    from mlgate.fileio import loads_json
+
+    raw = read(metrics_file)
+    headline = loads_json(raw, source(metrics_file)) if raw is not None else None
+    if not isinstance(headline, dict):
+        return None
+    companion = columns_file(metrics_file)
+    raw_details = read(companion)
+    details = loads_json(raw_details, source(companion)) if raw_details is not None else None
+    return join_metrics(headline, details if isinstance(details, dict) else None)

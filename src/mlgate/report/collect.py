@@ -42,7 +42,7 @@ def collect(
     Every file comes through the same reader as the gate's (git, then the DVC cache and
     remote), at the paths the policy names.
     """
-    from mlgate.fileio import loads_json
+    from mlgate.data.result import read_validation
 
     result = evaluate_revisions(repo, baseline=baseline, candidate=candidate, model=model)
     policy = policy or result.policy or Policy()
@@ -60,11 +60,9 @@ def collect(
         base_metrics = base.metrics().flat() if base is not None else None
         params_old = base.params() if base is not None else {}
         params = Diff({"params.yaml": diff_flat(params_old, cand.params())})
-        raw_validation = _optional(cand, policy.validation_file)
-        validation = (
-            loads_json(raw_validation, cand.source(policy.validation_file))
-            if raw_validation is not None
-            else None
+        # the metrics file and the per-column table beside it (mlgate.data.result)
+        validation = read_validation(
+            lambda path: _optional(cand, path), policy.validation_file, source=cand.source
         )
         drawn: dict[str, Curves] = {}
         for side, reader in (("baseline", base), ("candidate", cand)):
