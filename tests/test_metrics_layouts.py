@@ -415,6 +415,9 @@ VALUES_V1: dict[str, Any] = {
     "scalar.json": "0.25",
     "scalar_str.json": '"abc"',
     "scalar_to_dict.yaml": "5\n",
+    "scalar_zero.json": "0",
+    "scalar_false.json": "false",
+    "scalar_str_number.yaml": "'0.5'\n",
     "list.json": "[1, 2]",
     "null.json": "null",
     "empty.json": "{}",
@@ -431,6 +434,9 @@ VALUES_V2: dict[str, Any] = {
     "scalar.json": "0.5",
     "scalar_str.json": '"abd"',
     "scalar_to_dict.yaml": "x: 1\n",
+    "scalar_zero.json": "1",
+    "scalar_false.json": "true",
+    "scalar_str_number.yaml": "'0.75'\n",
     "list.json": "[1, 3]",
     "null.json": "null",
     "empty.json": '{"a": 1}',
@@ -476,6 +482,8 @@ def test_values_as_dvc_shows_them(tmp_path: Path, env: dict[str, str]) -> None:
             "scalar_str.json": {"": {"old": "abc", "new": "abd"}},
             # DVC's own placeholder when the other side is not a mapping
             "scalar_to_dict.yaml": {"x": {"old": "unable to parse", "new": 1}},
+            # a text scalar is parsed as JSON; 0 and false, being falsy, read as {}: unshown
+            "scalar_str_number.yaml": {"": {"old": 0.5, "new": 0.75, "diff": 0.25}},
             "empty.json": {"a": {"old": None, "new": 1}},
             "bad.json": {"x": {"old": 1, "new": None}},
             "gone.json": {"g": {"old": 1, "new": None}},
@@ -486,7 +494,9 @@ def test_values_as_dvc_shows_them(tmp_path: Path, env: dict[str, str]) -> None:
     assert unchanged <= set(out["all"]["values.json"]) and "l" not in out["all"]["values.json"]
     assert_same(out["all"]["values.json"]["bi"], {"old": 1, "new": True, "diff": 0}, "DVC")
     assert_same(out["all"]["values.json"]["i"], {"old": 1, "new": 1.0, "diff": 0.0}, "DVC")
-    assert {"list.json", "null.json"}.isdisjoint(out["all"])
+    assert {"list.json", "null.json", "scalar_zero.json", "scalar_false.json"}.isdisjoint(
+        out["all"]
+    )
     for path in ("bad.json", "gone.json"):
         assert warned(out["stderr"], path, "v2", sha[:7]), out["stderr"]
     assert "Traceback" not in out["stderr"]
