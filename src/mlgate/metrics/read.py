@@ -306,7 +306,7 @@ class RevisionReader:
         return source_name(self.label, path)
 
     # -- stage 3: declarations --------------------------------------------------------------------
-    def _parsed(self, kind: str, path: str, data: bytes, parse: Any) -> Any:
+    def _parsed(self, kind: str, data: bytes, parse: Any) -> Any:
         if self.cache is None:
             return parse(data)
         return self.cache.get_or_parse(kind, data, parse)
@@ -333,7 +333,7 @@ class RevisionReader:
             arts = [[a.name, a.path, a.type] for a in declared.artifacts]
             return [list(declared.metrics), dict(declared.wdirs), arts]
 
-        metrics, wdirs, arts = self._parsed(f"dvc.yaml:{path}", path, text, declare)
+        metrics, wdirs, arts = self._parsed(f"dvc.yaml:{path}", text, declare)
         lock_path = join(dirname(path), DVC_LOCK)
         lock = self.blob(lock_path)
         outs: list[LockedOut] = []
@@ -348,8 +348,7 @@ class RevisionReader:
                 ]
 
             outs = [
-                LockedOut(p, m, bool(g))
-                for p, m, g in self._parsed(f"lock:{path}", lock_path, lock, locked)
+                LockedOut(p, m, bool(g)) for p, m, g in self._parsed(f"lock:{path}", lock, locked)
             ]
         artifacts = tuple(Artifact(n, p, t) for n, p, t in arts)
         return Layout(tuple(metrics), tuple(outs), (path,), artifacts)
@@ -480,7 +479,7 @@ class RevisionReader:
         def parse(b: bytes) -> dict[str, Any]:
             return flatten(loads_yaml(b, source), source, metrics=False)
 
-        result: dict[str, Any] = self._parsed("params", PARAMS_FILE, raw, parse)
+        result: dict[str, Any] = self._parsed("params", raw, parse)
         return result
 
 
