@@ -37,6 +37,7 @@ pytestmark = pytest.mark.slow
 
 NAN = float("nan")
 INF = float("inf")
+ABSENT = object()
 
 
 # -- a. metrics inside cached outputs --------------------------------------------------------
@@ -63,22 +64,18 @@ def _cached_project(
 ) -> Path:
     """v1 -> v2: acc drops by 0.1 in eval/metrics.json (inside the cached `eval` output).
 
-    ``baseline`` replaces v1's eval/metrics.json; with a ``remote``, each revision is pushed.
+    ``baseline`` replaces v1's eval/metrics.json (``ABSENT``: not produced); with a
+    ``remote``, each revision is pushed.
     """
     files = {"dvc.yaml": dvc_yaml(CACHED), **({"params.yaml": params} if params else {})}
     dvc_project(root, env, remote=remote, files=files)
     push = remote is not None
-    snapshot(
-        root,
-        env,
-        "v1",
-        produce={
-            "eval/metrics.json": {"acc": 0.9, "loss": 0.3} if baseline is None else baseline,
-            "eval/plot.csv": "x,y\n1,2\n",
-            "m.json": {"f1": 0.5},
-        },
-        push=push,
-    )
+    v1: dict[str, Any] = {
+        "eval/metrics.json": {"acc": 0.9, "loss": 0.3} if baseline is None else baseline,
+        "eval/plot.csv": "x,y\n1,2\n",
+        "m.json": {"f1": 0.5},
+    }
+    snapshot(root, env, "v1", produce={k: v for k, v in v1.items() if v is not ABSENT}, push=push)
     snapshot(
         root,
         env,
@@ -684,10 +681,11 @@ def test_gate_fails_on_a_drop_in_a_cached_metric(tmp_path: Path, env: dict[str, 
         pytest.param('{"acc": 0.9, "loss": 0.3', id="malformed"),
         pytest.param('{"acc": NaN, "loss": 0.3}', id="nan"),
         pytest.param(None, id="cached-and-unavailable"),
+        pytest.param(ABSENT, id="missing-from-the-output"),
     ],
 )
 def test_gate_exits_2_on_an_unreadable_baseline(
-    tmp_path: Path, env: dict[str, str], baseline: str | None
+    tmp_path: Path, env: dict[str, str], baseline: Any
 ) -> None:
     root = _gated_project(tmp_path / "repo", env, baseline=baseline)
     if baseline is None:
