@@ -41,7 +41,7 @@ ABSENT = object()
 
 
 # -- a. metrics inside cached outputs --------------------------------------------------------
-CACHED = {
+CACHED: dict[str, Any] = {
     "stages": {
         "evaluate": {
             "cmd": "python materialise.py eval m.json",
@@ -90,11 +90,11 @@ def _cached_project(
     return root
 
 
-V1_V2 = {
+V1_V2: dict[str, Any] = {
     "eval/metrics.json": {"acc": {"old": 0.9, "new": 0.8, "diff": 0.8 - 0.9}},
     "m.json": {"n": {"old": None, "new": 3}},
 }
-V1_V2_ALL = {
+V1_V2_ALL: dict[str, Any] = {
     "eval/metrics.json": {
         "acc": {"old": 0.9, "new": 0.8, "diff": 0.8 - 0.9},
         "loss": {"old": 0.3, "new": 0.3, "diff": 0.0},
@@ -629,7 +629,7 @@ def test_clone_without_cache_or_remote(
 
 
 # -- 3. the gate fails closed ----------------------------------------------------------------
-GATE = {
+GATE: dict[str, Any] = {
     "gate": {
         "metrics_file": "eval/metrics.json",
         "rules": [{"metric": "acc", "max_regression": 0.01}],
