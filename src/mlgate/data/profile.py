@@ -19,7 +19,9 @@ from mlgate.errors import DataError
 from mlgate.fileio import loads_json, read_file, write_json
 
 PROFILE_VERSION = 1
-REGENERATE = "regenerate it with `mlgate schema infer DATA`"
+REGENERATE = (
+    "regenerate the pair with `mlgate schema infer DATA --force` (then review the schema again)"
+)
 
 
 @dataclass(frozen=True)
