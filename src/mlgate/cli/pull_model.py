@@ -16,6 +16,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", default=".", metavar="DIR", help="folder to write the model to (.)"
     )
     parser.add_argument("--remote", metavar="NAME", help="DVC remote (default: DVC's default)")
+    parser.add_argument(
+        "--no-scan",
+        dest="scan",
+        action="store_false",
+        help="skip the skops allow-list scan (size, md5 and sha256 are still checked)",
+    )
+    parser.add_argument("--json", action="store_true", help="JSON (schema_version 1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,12 +34,31 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.models import pointer_of
 
     repo = Repo.find()
-    dest = pull_model(
+    if not args.scan:
+        sys.stderr.write(
+            "warning: --no-scan: the model file is not checked against mlgate's allow-list; "
+            "never load it with pickle or joblib\n"
+        )
+    pulled = pull_model(
         repo,
         version=args.model_version,
         out_dir=Path(args.output),
         remote=args.remote,
         path=pointer_of(repo, args.model)[0],
+        scan=args.scan,
     )
-    sys.stdout.write(f"{dest}\n")
+    if args.json:
+        from mlgate.fileio import dumps_json
+
+        sys.stdout.write(dumps_json(pulled.to_json()))
+        return 0
+    ref = pulled.pointer.model
+    checks = f"size {ref.size} bytes, md5 {ref.md5}, sha256 {ref.sha256}"
+    scanned = (
+        "not scanned (--no-scan)"
+        if pulled.scanned is None
+        else f"skops allow-list scan passed ({len(pulled.scanned)} non-default types, "
+        "nothing loaded)"
+    )
+    sys.stdout.write(f"{pulled.path}\n  {pulled.pointer.version}: {checks}; {scanned}\n")
     return 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from mlgate.deploy.history import history
 from mlgate.deploy.pointer import POINTER_PATH, Pointer, read_pointer
 from mlgate.deploy.remote import fetch_model
-from mlgate.errors import GitError
+from mlgate.errors import DataError, GitError
 from mlgate.git import WORKTREE, Repo
 
 
@@ -24,6 +26,26 @@ def pointer_for(repo: Repo, version: str | None = None, *, path: str = POINTER_P
     raise GitError(f"{version} was never deployed here; see `mlgate history`")
 
 
+@dataclass(frozen=True)
+class Pulled:
+    """What ``pull-model`` wrote and what it checked before writing it."""
+
+    path: Path
+    pointer: Pointer
+    #: The types the skops file needs, all on mlgate's allow-list; None: not scanned.
+    scanned: tuple[str, ...] | None
+
+    def to_json(self) -> dict[str, Any]:
+        ref = self.pointer.model
+        return {
+            "schema_version": 1,
+            "path": str(self.path),
+            "version": self.pointer.version,
+            "verified": {"size": ref.size, "md5": ref.md5, "sha256": ref.sha256},
+            "scan": None if self.scanned is None else {"types": list(self.scanned)},
+        }
+
+
 def pull_model(
     repo: Repo,
     *,
@@ -31,8 +53,31 @@ def pull_model(
     out_dir: Path,
     remote: str | None = None,
     path: str = POINTER_PATH,
-) -> Path:
-    """Fetch the model of ``version`` (default: live) to ``out_dir/<file name>``, verified."""
+    scan: bool = True,
+) -> Pulled:
+    """Fetch the model of ``version`` (default: live) to ``out_dir/<file name>``, verified.
+
+    Size, md5 and sha256 are always checked against the pointer. With ``scan`` the file
+    must also be a skops archive whose types are all on mlgate's allow-list
+    (:func:`mlgate.ml.model.scan`, which reads the archive's schema and loads nothing); a
+    pickle, another format or an unlisted type is DataError, and nothing is written.
+    """
     pointer = pointer_for(repo, version, path=path)
     dest = Path(out_dir) / PurePosixPath(pointer.model.path).name
-    return fetch_model(repo.root, pointer, dest, remote=remote)
+    found: list[str] = []
+
+    def inspect(data: bytes) -> None:
+        from mlgate.ml.model import scan as scan_skops
+
+        try:
+            found.extend(scan_skops(data, f"{pointer.version} ({pointer.model.path})"))
+        except DataError as exc:
+            raise DataError(
+                f"{exc}; nothing was written (`--no-scan` fetches it unchecked, for a model "
+                "you load by other means)"
+            ) from exc
+
+    written = fetch_model(
+        repo.root, pointer, dest, remote=remote, inspect=inspect if scan else None
+    )
+    return Pulled(written, pointer, tuple(found) if scan else None)

@@ -12,8 +12,9 @@ DVC is imported inside the functions (``import dvc`` costs about 0.3 s).
 from __future__ import annotations
 
 import hashlib
+import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,15 +258,21 @@ def remote_matches(
 
 
 def fetch_model(
-    repo_root: Path, pointer: Pointer, dest: Path, *, remote: str | None = None
+    repo_root: Path,
+    pointer: Pointer,
+    dest: Path,
+    *,
+    remote: str | None = None,
+    inspect: Callable[[bytes], object] | None = None,
 ) -> Path:
     """Fetch the model ``pointer`` names from the DVC remote into ``dest`` (a file path).
 
     Streams the object named by ``pointer.model.md5`` from the remote (the default remote or
     ``remote``) into a temporary file beside ``dest`` while hashing it, checks size, md5 and
-    sha256 against the pointer, and only then renames it to ``dest``. On any mismatch or
-    a missing object: RemoteError naming the version and hash, and nothing is left at
-    ``dest`` (folders created for it are removed again).
+    sha256 against the pointer, then runs ``inspect`` on the verified bytes (it raises to
+    refuse them), and only then renames it to ``dest``. On any mismatch, a missing object or
+    a refusal: the error names the version and hash, and nothing is left at ``dest``
+    (folders created for it are removed again).
     """
     ref = pointer.model
     dest = Path(dest)
@@ -279,7 +286,9 @@ def fetch_model(
                 raise RemoteError(
                     f"{pointer.version}: DVC remote object {found} cannot be read ({exc})"
                 ) from exc
-            _write_verified(source, dest, pointer, where=f"the DVC remote ({found})")
+            _write_verified(
+                source, dest, pointer, where=f"the DVC remote ({found})", inspect=inspect
+            )
             return dest
         with _dvc_repo(repo_root) as repo:
             name, odb = _remote_odb(repo, remote)
@@ -295,7 +304,7 @@ def fetch_model(
                 raise RemoteError(
                     f"{pointer.version}: DVC remote {name!r} cannot be read ({exc})"
                 ) from exc
-            _write_verified(source, dest, pointer, where=f"DVC remote {name!r}")
+            _write_verified(source, dest, pointer, where=f"DVC remote {name!r}", inspect=inspect)
     except BaseException:
         for folder in created:  # innermost first
             with suppress(OSError):
@@ -304,11 +313,34 @@ def fetch_model(
     return dest
 
 
-def _write_verified(source: IO[bytes], dest: Path, pointer: Pointer, *, where: str) -> None:
-    """Stream ``source`` into ``dest`` atomically while hashing; RemoteError on any mismatch."""
+class _Tee(io.BytesIO):
+    """Keeps a copy of what is written to ``sink`` (for an inspection before the rename)."""
+
+    def __init__(self, sink: IO[bytes]) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def write(self, data: Any) -> int:
+        self.sink.write(data)
+        return super().write(data)
+
+
+def _write_verified(
+    source: IO[bytes],
+    dest: Path,
+    pointer: Pointer,
+    *,
+    where: str,
+    inspect: Callable[[bytes], object] | None = None,
+) -> None:
+    """Stream ``source`` into ``dest`` atomically while hashing; RemoteError on any mismatch.
+
+    ``inspect`` sees the verified bytes before the rename; when it raises, nothing lands.
+    """
     ref = pointer.model
     with source, atomic_open(dest, "wb") as sink:
-        got = digest_stream(source, sink)
+        tee = _Tee(sink) if inspect is not None else None
+        got = digest_stream(source, tee if tee is not None else sink)
         if (got.size, got.md5, got.sha256) != (ref.size, ref.md5, ref.sha256):
             raise RemoteError(
                 f"{pointer.version}: the model fetched from {where} fails "
@@ -316,6 +348,8 @@ def _write_verified(source: IO[bytes], dest: Path, pointer: Pointer, *, where: s
                 f"sha256 {ref.sha256} ({ref.size} bytes); the remote object md5 "
                 f"{ref.md5} is corrupt: push it again from a good cache"
             )
+        if inspect is not None and tee is not None:
+            inspect(tee.getvalue())
 
 
 def _local_folder_object(project: Path, md5: str) -> Path | None:

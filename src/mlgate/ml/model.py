@@ -126,8 +126,13 @@ def save(model: Any, path: str | os.PathLike[str]) -> None:
     write_bytes(path, dumps(model))
 
 
-def loads(data: bytes, source: str) -> Any:
-    """Load a skops model from bytes, trusting only :data:`TRUSTED_TYPES`."""
+def scan(data: bytes, source: str) -> list[str]:
+    """Check a skops file against :data:`TRUSTED_TYPES` without loading it.
+
+    Returns the types the file needs beyond skops' own defaults (all on the allow-list);
+    DataError for a pickle, anything that is not a zip archive, a corrupt archive, or a
+    type outside the list. Nothing in the file is executed: skops only reads its schema.
+    """
     import skops.io as sio
 
     if not data.startswith(b"PK"):  # every skops file is a zip archive
@@ -147,8 +152,16 @@ def loads(data: bytes, source: str) -> Any:
             f"{source}: model file needs types outside mlgate's allow-list: {', '.join(refused)}"
             " (if you trust them, add them to mlgate.ml.model.TRUSTED_TYPES)"
         )
+    return sorted(untrusted)
+
+
+def loads(data: bytes, source: str) -> Any:
+    """Load a skops model from bytes, trusting only :data:`TRUSTED_TYPES`."""
+    import skops.io as sio
+
+    trusted = scan(data, source)
     try:
-        return sio.loads(data, trusted=[t for t in untrusted if t in TRUSTED_TYPES])
+        return sio.loads(data, trusted=trusted)
     except Exception as exc:
         raise DataError(f"{source}: cannot load the model ({type(exc).__name__}: {exc})") from exc
 
