@@ -302,6 +302,34 @@ class Repo:
 
         return wait
 
+    def diff_trees(self, pairs: Sequence[tuple[str, str]]) -> dict[str, list[tuple[str, str, str]]]:
+        """For each ``(commit, base)``: the files that differ, ``[(status, path, blob id)]``.
+
+        One ``git diff-tree --stdin`` process for all pairs (``status``: ``A``, ``M``, ``D``,
+        ``T``; the blob id is the commit's, all zeros for a deleted file).
+        """
+        if not pairs:
+            return {}
+        request = "".join(f"{c} {b}\n" for c, b in pairs).encode()
+        text = self.run(
+            "diff-tree", "--stdin", "-r", "-z", "--no-renames", input=request
+        ).stdout.decode(errors="surrogateescape")
+        out: dict[str, list[tuple[str, str, str]]] = {c: [] for c, _ in pairs}
+        tokens = text.split("\x00")
+        current: list[tuple[str, str, str]] | None = None
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            if token.startswith(":") and current is not None and i + 1 < len(tokens):
+                _old_mode, _new_mode, _old, new, status = token[1:].split(" ", 4)
+                current.append((status[:1], tokens[i + 1], new))
+                i += 2
+                continue
+            if token:
+                current = out.setdefault(token.split(" ", 1)[0].strip(), [])
+            i += 1
+        return out
+
     def ls_worktree(self, *names: str) -> list[str]:
         """Files of the working tree: tracked, plus untracked ones git does not ignore.
 

@@ -30,7 +30,10 @@ def _sha256(data: bytes) -> str:
 
 
 class ParseCache:
-    """``get_or_parse(kind, data, parse)``; ``save()`` writes it back if anything changed."""
+    """``get_or_parse(kind, data, parse)``; ``save()`` writes it back if anything changed.
+
+    ``ParseCache(None)`` is a cache in memory only (for one process reading many revisions).
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -60,16 +63,15 @@ class ParseCache:
         if key in bucket:
             return json.loads(json.dumps(bucket[key]))  # a private copy
         value = parse(data)
-        if self.path is not None:
-            try:
-                json.dumps(value, allow_nan=False)
-            except (TypeError, ValueError):  # e.g. a YAML date: not cacheable, still fine
-                return value
-            bucket = self.entries.setdefault(kind, {})
-            bucket[key] = value
-            while len(bucket) > LIMIT:
-                del bucket[next(iter(bucket))]
-            self.dirty = True
+        try:  # kept in memory always; written to disk by save() when there is a path
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):  # e.g. a YAML date: not cacheable, still fine
+            return value
+        bucket = self.entries.setdefault(kind, {})
+        bucket[key] = value
+        while len(bucket) > LIMIT:
+            del bucket[next(iter(bucket))]
+        self.dirty = True
         return value
 
     def save(self) -> None:

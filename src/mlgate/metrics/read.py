@@ -203,10 +203,16 @@ class RevisionReader:
         cache: ParseCache | None = None,
         prefetch: Sequence[str] = (),
         params: bool = False,
+        listing: Mapping[str, tuple[str, str]] | None = None,
+        objects: dict[str, bytes] | None = None,
     ) -> None:
+        """``listing`` (the revision's ``{path: (kind, blob id)}``, when the caller knows it)
+        saves the ``git ls-tree``; ``objects`` is a blob cache by id shared between readers."""
         self.repo, self.rev, self.label = repo, rev, label or rev
         self._store = store
         self.cache = cache
+        self._given = dict(listing) if listing is not None else None
+        self.objects = objects if objects is not None else {}
         self._listing: dict[str, tuple[str, str]] | None = None
         self._files: set[str] = set()
         self._folders: set[str] = set()
@@ -240,6 +246,9 @@ class RevisionReader:
     def _list(self, early: Sequence[str]) -> None:
         if self.rev == WORKTREE:  # other files are looked up on disk, as DVC reads them
             files = self.repo.ls_worktree(DVC_YAML, DVCIGNORE, ".dvc/config")
+        elif self._given is not None:
+            self._listing = self._given
+            files = [p for p, (kind, _) in self._listing.items() if kind == "blob"]
         else:  # list the tree while the root's files (and the hints) are read by path
             wait = self.repo.ls_tree_start(self.rev)
             try:
@@ -289,9 +298,19 @@ class RevisionReader:
                 self._blobs[p] = _read_disk(self.repo.root, p)
             return
         oids = {p: self._listing[p][1] for p in todo if self._listing.get(p, ("", ""))[0] == "blob"}
-        got = self.repo.cat_blobs(list(oids.values()))
+        missing = [o for o in oids.values() if o not in self.objects]
+        if missing:
+            self.objects.update(self.repo.cat_blobs(missing))
         for p in todo:
-            self._blobs[p] = got.get(oids[p]) if p in oids else None
+            self._blobs[p] = self.objects.get(oids[p]) if p in oids else None
+
+    def listing(self) -> dict[str, tuple[str, str]] | None:
+        """``{path: (kind, blob id)}`` of the revision (None for the working tree)."""
+        return self._listing
+
+    def wanted(self) -> list[str]:
+        """The paths this reader has read so far (to prefetch them for similar revisions)."""
+        return list(self._blobs)
 
     def blob(self, path: str) -> bytes | None:
         """``path`` as git (or the working tree) holds it; None when it is not there."""
