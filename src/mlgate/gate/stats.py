@@ -13,14 +13,10 @@ Unpaired (rows differ, or no predictions): the change over ``sqrt(sd_a**2 + sd_b
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
-
-from mlgate.errors import DataError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,6 +24,9 @@ if TYPE_CHECKING:
 COLUMNS = ("row_id", "y_true", "y_pred", "y_score")
 #: Bootstrap indices held at once (x 8 bytes, and a few gathered copies of that size).
 CHUNK_CELLS = 2_000_000
+#: Up to this many rows x resamples the rows themselves are resampled (fastboot, exact and
+#: reproducible draw by draw); beyond, :mod:`mlgate.gate.scaleboot`'s per-metric methods.
+EXACT_CELLS = 20_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,56 +52,72 @@ class ChangeStats:
 
 
 def parse_predictions(data: bytes, source: str) -> Predictions:
-    """``row_id,y_true,y_pred,y_score`` CSV -> :class:`Predictions`; non-finite -> DataError."""
-    import numpy as np
+    """``row_id,y_true,y_pred,y_score`` CSV -> :class:`Predictions`; non-finite -> DataError.
 
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{source}: not UTF-8 text") from exc
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None or any(c not in header for c in COLUMNS):
-        raise DataError(f"{source}: expected the columns {', '.join(COLUMNS)}")
-    pos = [header.index(c) for c in COLUMNS]
-    ids: list[str] = []
-    values: list[list[float]] = [[], [], []]
-    for line, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        try:
-            ids.append(row[pos[0]])
-            for k in range(3):
-                v = float(row[pos[k + 1]])
-                if not math.isfinite(v):
-                    raise ValueError(row[pos[k + 1]])
-                values[k].append(v)
-        except (ValueError, IndexError) as exc:
-            raise DataError(f"{source}: line {line}: expected finite numbers ({exc})") from exc
-    if len(set(ids)) != len(ids):
-        raise DataError(f"{source}: row_id has duplicates; each row needs a unique id")
-    return Predictions(
-        row_id=np.array(ids, dtype=str),
-        y_true=np.array(values[0], dtype=float),
-        y_pred=np.array(values[1], dtype=float),
-        y_score=np.array(values[2], dtype=float),
-    )
+    Streamed through pyarrow's CSV reader (:mod:`mlgate.gate.predictions_csv`): ``row_id``
+    is a pyarrow string column, 0/1 labels and predictions ``int8``, the rest ``float64``.
+    """
+    from mlgate.gate.predictions_csv import read_predictions
+
+    return read_predictions(data, source)
 
 
-def align(a: Predictions, b: Predictions) -> tuple[Predictions, Predictions] | None:
-    """Both sorted by ``row_id`` when they hold exactly the same rows, else None."""
+def align(
+    a: Predictions, b: Predictions, *, sort: bool = True
+) -> tuple[Predictions, Predictions] | None:
+    """Both in the same row order when they hold exactly the same rows, else None.
+
+    The order is ``row_id``'s (so the resamples do not depend on how a file is sorted);
+    with ``sort=False``, rows already in the same order on both sides are kept as they are.
+    """
     import numpy as np
 
     if len(a) != len(b) or len(a) == 0:
         return None
-    ia, ib = np.argsort(a.row_id, kind="stable"), np.argsort(b.row_id, kind="stable")
-    if not np.array_equal(a.row_id[ia], b.row_id[ib]):
+    if isinstance(a.row_id, np.ndarray) and isinstance(b.row_id, np.ndarray):
+        ia, ib = np.argsort(a.row_id, kind="stable"), np.argsort(b.row_id, kind="stable")
+        if not np.array_equal(a.row_id[ia], b.row_id[ib]):
+            return None
+        return _take(a, ia), _take(b, ib)
+    return _align_arrow(a, b, sort=sort)
+
+
+def _take(p: Predictions, i: Any) -> Predictions:
+    return Predictions(p.row_id[i], p.y_true[i], p.y_pred[i], p.y_score[i])
+
+
+def _align_arrow(
+    a: Predictions, b: Predictions, *, sort: bool
+) -> tuple[Predictions, Predictions] | None:
+    """:func:`align` for ``row_id`` columns read by pyarrow (no numpy string copies)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def ids(p: Predictions) -> Any:
+        if isinstance(p.row_id, pa.ChunkedArray):
+            return p.row_id
+        return pa.chunked_array([pa.array(p.row_id, type=pa.string())])
+
+    ra, rb = ids(a), ids(b)
+    if not sort and ra.equals(rb):
+        return a, b
+
+    def order(ids: Any) -> Any:
+        idx = pc.sort_indices(ids)  # stable, bytewise: numpy's order of the same strings
+        return np.frombuffer(idx.buffers()[1], dtype=np.uint64)[: len(idx)].astype(np.int64)
+
+    def arrow(i: Any) -> Any:  # pa.array(ndarray) would import pandas (+0.3 s)
+        return pa.Array.from_buffers(pa.int64(), len(i), [None, pa.py_buffer(i)])
+
+    ia, ib = order(ra), order(rb)
+    if not ra.take(arrow(ia)).equals(rb.take(arrow(ib))):
         return None
 
-    def take(p: Predictions, i: Any) -> Predictions:
-        return Predictions(p.row_id[i], p.y_true[i], p.y_pred[i], p.y_score[i])
+    def take(p: Predictions, i: Any, ids: Any) -> Predictions:
+        return Predictions(ids.take(arrow(i)), p.y_true[i], p.y_pred[i], p.y_score[i])
 
-    return take(a, ia), take(b, ib)
+    return take(a, ia, ra), take(b, ib, rb)
 
 
 def paired_bootstrap(
@@ -118,17 +133,30 @@ def paired_bootstrap(
     """Paired bootstrap of each metric's change; {} when the rows do not match."""
     import numpy as np
 
-    from mlgate.gate import fastboot
+    from mlgate.gate import fastboot, scaleboot
     from mlgate.ml import scoring
 
-    pair = align(baseline, candidate)
+    exact = len(baseline) * samples <= EXACT_CELLS
+    pair = align(baseline, candidate, sort=exact)
     if pair is None:
         return {}
     a, b = pair
     names = [n for n in metrics if n in scoring.FUNCTIONS]
-    if fastboot.SUPPORTED.issuperset(names) and fastboot.is_binary(
+    methods = dict.fromkeys(names, "paired bootstrap")
+    binary = fastboot.SUPPORTED.issuperset(names) and fastboot.is_binary(
         a.y_true, a.y_pred, b.y_true, b.y_pred
-    ):
+    )
+    if binary and not exact:
+        scaled = scaleboot.paired_deltas(
+            (a.y_true, a.y_pred, a.y_score),
+            (b.y_true, b.y_pred, b.y_score),
+            names,
+            samples=samples,
+            seed=seed,
+        )
+        deltas: dict[str, list[Any]] = {n: [scaled[n][0]] for n in names}
+        methods = {n: scaled[n][1] for n in names}
+    elif binary:
         fast = fastboot.paired_deltas(
             (a.y_true, a.y_pred, a.y_score),
             (b.y_true, b.y_pred, b.y_score),
@@ -137,7 +165,7 @@ def paired_bootstrap(
             seed=seed,
             chunk_cells=CHUNK_CELLS,
         )
-        deltas: dict[str, list[Any]] = {n: [fast[n]] for n in names}
+        deltas = {n: [fast[n]] for n in names}
     else:
         deltas = direct_deltas(a, b, names, samples=samples, seed=seed)
     out: dict[str, ChangeStats] = {}
@@ -149,7 +177,7 @@ def paired_bootstrap(
         regression = delta if directions.get(name) == "lower" else -delta
         p = (int((regression <= 0).sum()) + 1) / (delta.size + 1)
         lo, hi = scoring.interval(delta, confidence)
-        out[name] = ChangeStats("paired bootstrap", (lo, hi), p)
+        out[name] = ChangeStats(methods[name], (lo, hi), p)
     return out
 
 
