@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.errors import ConfigError, DataError, GitError, MlgateError, ObjectUnavailable
+from mlgate.errors import ConfigError, DataError, GitError, ObjectUnavailable
 from mlgate.git import WORKTREE, Repo
 from mlgate.metrics.cache import ParseCache
 from mlgate.metrics.layout import (
@@ -66,7 +66,8 @@ def source_name(rev: str, path: str) -> str:
 
 # -- values, as DVC reads them ------------------------------------------------------------------
 def parse_document(data: bytes, source: str) -> Any:
-    """Parse a metrics file by its extension as DVC does: JSON (NaN allowed), TOML, else YAML."""
+    """Parse a metrics file by its extension as DVC does: JSON (NaN allowed), TOML, else YAML
+    (1.2, as DVC's ruamel reads it)."""
     lower = source.lower()
     if lower.endswith(".json"):
         try:
@@ -80,10 +81,22 @@ def parse_document(data: bytes, source: str) -> Any:
             return tomllib.loads(data.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{source}: invalid TOML: {exc}") from exc
+    return _yaml_1_2(data, source)
+
+
+def _yaml_1_2(data: bytes, source: str) -> Any:
+    """A YAML metrics file as DVC reads it: YAML 1.2 through ruamel (``1e-3`` is a number,
+    ``yes`` is text, ``011`` is eleven), where PyYAML speaks YAML 1.1."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     try:
-        return loads_yaml(data, source)
-    except MlgateError as exc:
-        raise DataError(str(exc)) from exc
+        return YAML(typ="safe").load(data.decode("utf-8"))
+    except (YAMLError, UnicodeDecodeError) as exc:
+        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        why = problem or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"{source}: invalid YAML{where}: {why}") from exc
 
 
 def extract(obj: Any) -> Any:
