@@ -2,6 +2,7 @@
 
 MlgateError                 a user-facing problem: exit code 2, one line, no traceback
  +-- ConfigError            params.yaml, dvc.yaml, a schema or a policy is malformed
+ +-- MissingExtra           a command needs an optional extra that is not installed
  +-- GitError               a git command failed or a revision cannot be read
  +-- DataError              a data or metrics file cannot be read or is invalid
  |    +-- ObjectUnavailable an object of a DVC output is in neither the cache nor the remote
@@ -22,6 +23,19 @@ class MlgateError(Exception):
 
 class ConfigError(MlgateError):
     """A configuration file or a key in it is missing or malformed."""
+
+
+class MissingExtra(MlgateError):
+    """A command needs an optional extra (``mlgate[serve]``, ``mlgate[demo]``) not installed."""
+
+    def __init__(self, *, command: str, extra: str, modules: tuple[str, ...]) -> None:
+        names = ", ".join(modules)
+        verb = "is" if len(modules) == 1 else "are"
+        super().__init__(
+            f"{command} needs the {extra} extra ({names} {verb} not installed): "
+            f"pip install 'mlgate[{extra}]'"
+        )
+        self.command, self.extra, self.modules = command, extra, modules
 
 
 class GitError(MlgateError):

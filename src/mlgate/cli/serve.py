@@ -88,7 +88,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from mlgate.extras import require
     from mlgate.models import pointer_path
+
+    require("serve", command="mlgate serve")  # before the server's imports fail half-way
     from mlgate.serve.server import ServeOptions, serve
 
     return serve(

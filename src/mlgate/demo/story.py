@@ -188,19 +188,24 @@ class _Story:
     def chart(self) -> None:
         from mlgate.ct.monitoring import MONITORING_PATH, read_log
         from mlgate.demo.chart import terminal_lines, write_png
+        from mlgate.extras import has
 
         self.title("production metrics over the cycles (metrics/monitoring.json)")
         records = read_log(self.repo.root / MONITORING_PATH)
-        png = write_png(records, self.box.root / "production-metrics.png")
-        self.result.files.append(png)
         for line in terminal_lines(records):
             self.say(f"  {line}")
+        if not has("demo"):  # the terminal chart above is the whole chart without matplotlib
+            self.say("  chart: in the terminal only; pip install 'mlgate[demo]' for a PNG")
+            return
+        png = write_png(records, self.box.root / "production-metrics.png")
+        self.result.files.append(png)
         self.say(f"  chart: {png}")
 
 
 def run_demo(root: Path, *, console: Console, environ: dict[str, str] | None = None) -> DemoResult:
     """Build the sandbox at ``root`` and run the whole loop; returns what happened."""
     from mlgate.demo.sandbox import create, find_reference_project
+    from mlgate.extras import has
 
     started = time.monotonic()
     env = dict(os.environ if environ is None else environ)
@@ -223,10 +228,11 @@ def run_demo(root: Path, *, console: Console, environ: dict[str, str] | None = N
     story.chart()
     story.result.seconds = time.monotonic() - started
     console.rule("[bold]done", align="left")
+    chart = f"   chart: {box.root / 'production-metrics.png'}" if has("demo") else ""
     console.print(
         f"The sandbox stays for you to explore: {box.root}\n"
         f"  cd {box.project} && git log --oneline --graph --all && mlgate history\n"
-        f"  reports: {box.reports}   chart: {box.root / 'production-metrics.png'}\n"
+        f"  reports: {box.reports}{chart}\n"
         f"Finished in {story.result.seconds:.0f} s.",
         highlight=False,
     )
