@@ -1,8 +1,7 @@
 """Build the demo sandbox: a copy of the reference project, ``origin``, batches of new data.
 
-The reference project is not duplicated inside the package: it is copied from the source
-tree mlgate runs from (an editable install of a clone), or else from the current folder when
-that is a clone of mlgate.
+The reference project is package data (:mod:`mlgate.project`), so the demo runs from any
+installed wheel, in any folder.
 """
 
 from __future__ import annotations
@@ -21,42 +20,9 @@ if TYPE_CHECKING:
 
     from mlgate.git import Repo
 
-#: What the sandbox copies from the reference project (the rest is made by `dvc repro`).
-PROJECT_FILES = (
-    "dvc.yaml",
-    "params.yaml",
-    ".dvcignore",
-    ".gitignore",
-    ".dvc/config",
-    ".dvc/.gitignore",
-    "stages",
-    "src/mlgate",
-    "data/breast_cancer.csv",
-    "data/schema.yaml",
-    "data/reference_profile.json",
-    "data/incoming/README.md",
-    "data/batches.json",
-    "data/.gitignore",
-    "deploy/README.md",
-)
-_MARKERS = ("dvc.yaml", "params.yaml", "stages/validate.py", "data/breast_cancer.csv")
 #: The drift: the new scanner measures tumour size larger (in standard deviations).
 DRIFT_COLUMNS = ("worst_radius", "worst_perimeter", "worst_area")
 DRIFT = 0.5
-
-
-def find_reference_project(cwd: Path | None = None) -> Path:
-    """The folder holding the reference project (dvc.yaml, params.yaml, stages/, data/)."""
-    import mlgate
-
-    candidates = [Path(mlgate.__file__).resolve().parents[2], (cwd or Path.cwd()).resolve()]
-    for folder in candidates:
-        if all((folder / m).is_file() for m in _MARKERS):
-            return folder
-    raise ConfigError(
-        "mlgate demo needs the reference project (dvc.yaml, stages/, data/): install mlgate "
-        "from a clone (`pip install -e .`) or run `mlgate demo` inside the clone"
-    )
 
 
 @dataclass(frozen=True)
@@ -86,10 +52,8 @@ class Sandbox:
         return self.project / "data" / "incoming"
 
 
-def copy_files(
-    source: Path, dest: Path, names: tuple[str, ...] = PROJECT_FILES, *ignore: str
-) -> None:
-    """Copy ``names`` (files or folders) from ``source`` to ``dest``; the tests use it too."""
+def copy_files(source: Path, dest: Path, names: tuple[str, ...], *ignore: str) -> None:
+    """Copy ``names`` (files or folders) from ``source`` to ``dest`` (the tests' builder)."""
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", *ignore)
     for name in names:
         src = source / name
@@ -138,17 +102,18 @@ def cut_batches(held_back: pd.DataFrame, reference: pd.DataFrame) -> dict[str, p
     return out
 
 
-def create(root: Path, *, source: Path, repo_env: dict[str, str]) -> tuple[Sandbox, Repo]:
+def create(root: Path, *, repo_env: dict[str, str]) -> tuple[Sandbox, Repo]:
     """Make the sandbox at ``root`` (which must not exist or be empty)."""
     import pandas as pd
 
     from mlgate.git import Repo
+    from mlgate.project import write_reference
 
     box = Sandbox(root.resolve())
     if root.exists() and any(root.iterdir()):
         raise ConfigError(f"{root}: exists and is not empty; remove it or pass another folder")
     box.project.mkdir(parents=True)
-    copy_files(source, box.project)
+    write_reference(box.project)
     params = box.project / "params.yaml"
     params.write_text(_demo_params(params.read_text()))
     frame = pd.read_csv(box.project / "data/breast_cancer.csv")

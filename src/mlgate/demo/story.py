@@ -204,7 +204,7 @@ class _Story:
 
 def run_demo(root: Path, *, console: Console, environ: dict[str, str] | None = None) -> DemoResult:
     """Build the sandbox at ``root`` and run the whole loop; returns what happened."""
-    from mlgate.demo.sandbox import create, find_reference_project
+    from mlgate.demo.sandbox import create
     from mlgate.extras import has
 
     started = time.monotonic()
@@ -212,7 +212,7 @@ def run_demo(root: Path, *, console: Console, environ: dict[str, str] | None = N
     for key, value in DEMO_IDENTITY.items():
         env.setdefault(key, value)
     env["DVC_NO_ANALYTICS"] = "1"
-    box, repo = create(root, source=find_reference_project(), repo_env=env)
+    box, repo = create(root, repo_env=env)
     story = _Story(box, repo, console, env)
     story.title("a sandbox: the reference project, a bare origin, a DVC remote, new data")
     story.say(f"  project {box.project}\n  origin  {box.origin}\n  batches waiting in {box.queue}")
