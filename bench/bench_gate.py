@@ -8,8 +8,9 @@ It clones this repository into a temporary folder, commits a seeded ``metrics/pr
 with ``--rows`` rows as the baseline, writes a slightly worse candidate into the working tree
 (same ``row_id``s, so the gate runs its paired bootstrap with the policy's
 ``bootstrap_samples``, 1000 in the reference ``params.yaml``), and times whole
-``mlgate gate HEAD --json`` processes. Prints the median wall and CPU time, the peak RSS and
-the p-values (so runs before and after a change can be compared for equivalence).
+``mlgate gate HEAD --json`` processes. Prints the median wall and CPU time, the peak RSS of
+the gate process (``os.wait4``: not git's, not this script's), the p-values, intervals and
+methods (so runs before and after a change can be compared for equivalence).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -73,16 +73,20 @@ def _prepare(tmp: Path, rows: int, env: dict[str, str]) -> Path:
     return repo
 
 
-def _time(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr}")
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return wall, cpu, proc.stdout
+def _time(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Wall and CPU seconds, peak RSS (MiB) of this one process (``wait4``), and its stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {err.read().decode()}")
+        cpu = usage.ru_utime + usage.ru_stime
+        return wall, cpu, usage.ru_maxrss / 1024, out.read().decode()
 
 
 def main() -> None:
@@ -96,22 +100,28 @@ def main() -> None:
     try:
         repo = _prepare(tmp, args.rows, env)
         cmd = [str(BIN / "mlgate"), "gate", "HEAD", "--json"]
-        walls, cpus, out = [], [], ""
+        walls, cpus, peaks, out = [], [], [], ""
+        load = os.getloadavg()[0]
         for _ in range(args.runs):
-            wall, cpu, out = _time(cmd, repo, env)
+            wall, cpu, peak, out = _time(cmd, repo, env)
             walls.append(wall)
             cpus.append(cpu)
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            peaks.append(peak)
+        peak = max(peaks)
         verdict = json.loads(out)
         print(f"mlgate gate HEAD --json, {args.rows} paired rows, {args.runs} runs")
         print(
             f"  median wall {statistics.median(walls):.2f} s  (all: "
             f"{', '.join(f'{w:.2f}' for w in walls)})"
         )
-        print(f"  median CPU  {statistics.median(cpus):.2f} s, peak RSS {peak:.0f} MiB")
+        print(
+            f"  median CPU  {statistics.median(cpus):.2f} s, peak RSS {peak:.0f} MiB "
+            "(of the mlgate process)"
+        )
+        print(f"  load average (1 min) {load:.2f} before the runs, {os.getloadavg()[0]:.2f} after")
         print(f"  verdict {verdict['verdict']}")
         for rule in verdict["rules"]:
-            stats = {k: rule[k] for k in ("p_value", "interval") if k in rule}
+            stats = {k: rule[k] for k in ("p_value", "interval", "method") if k in rule}
             print(f"  {rule.get('metric')}: {rule.get('status')} {stats}")
         print(f"  python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs")
     finally:
