@@ -13,7 +13,9 @@
                  "slice": null, "status": "pass" | "fail" | "inconclusive" | "warn" | "skip",
                  "baseline": x | null, "candidate": y | null, "change": d | null,
                  "limit": l | null, "p_value": p | null, "interval": [lo, hi] | null,
-                 "method": "paired bootstrap" | "unpaired normal" | null,
+                 "method": "paired bootstrap" | "paired bootstrap (cells)"
+                           | "paired bootstrap (bins)" | "paired bootstrap (histogram auc)"
+                           | "unpaired normal" | null,
                  "near_miss": bool, "message": "..."}],
       "metrics": [{"file": ..., "metric": ..., "direction": "higher" | "lower",
                    "baseline": x | null, "candidate": y | null, "change": d | null,

@@ -5,8 +5,11 @@ Paired: both revisions scored the same eval rows (same ``row_id`` set in
 resample removes the between-sample noise. The one-sided p-value is the share of resamples
 in which the candidate is not worse (``regression <= 0``), with the usual +1 correction.
 With 0/1 labels and predictions (the usual case) the metrics come from per-resample row
-counts (:mod:`mlgate.gate.fastboot`: same resamples, no rows x resamples gathers, about 20x
-faster at 100k rows); otherwise from :mod:`mlgate.ml.scoring` on materialised resamples.
+counts (:mod:`mlgate.gate.fastboot`: same resamples, no rows x resamples gathers) up to
+:data:`EXACT_CELLS` rows x resamples, and beyond from :mod:`mlgate.gate.scaleboot` (joint
+confusion cells, binned per-row changes, histogram AUC: cost independent of rows x
+resamples; each metric's ``ChangeStats.method`` names its method); labels that are not 0/1
+go through :mod:`mlgate.ml.scoring` on materialised resamples.
 Unpaired (rows differ, or no predictions): the change over ``sqrt(sd_a**2 + sd_b**2)`` from
 ``metrics/bootstrap.json`` as a normal z-score. Only numpy and the stdlib: no scipy.
 """
@@ -46,7 +49,7 @@ class Predictions:
 class ChangeStats:
     """Uncertainty of ``candidate - baseline``: interval, one-sided p-value of a regression."""
 
-    method: str  # "paired bootstrap" | "unpaired normal"
+    method: str  # "paired bootstrap[ (cells|bins|histogram auc)]" | "unpaired normal"
     interval: tuple[float, float]
     p_value: float
 
