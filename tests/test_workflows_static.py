@@ -235,6 +235,28 @@ def test_every_job_has_a_timeout(path: Path) -> None:
             assert isinstance(job.get("timeout-minutes"), int), f"{path.name}: {job_id}"
 
 
+#: mlgate commands that read git history (baselines, tags, deploy history).
+HISTORY_COMMANDS = re.compile(
+    r"\bmlgate (gate|report|diff|release|rollback|history|ct|gh-release|status|pull-model)\b"
+)
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_jobs_that_read_history_check_out_all_of_it(path: Path) -> None:
+    """actions/checkout fetches one commit and no tags by default; the baseline, the tag's
+    ancestry and the deploy history need `fetch-depth: 0` (tests/e2e's checkout stand-in
+    honours the depth too, so a shallow checkout also fails the act runs)."""
+    for job_id, job in _load(path)["jobs"].items():
+        steps = job.get("steps", [])
+        scripts = "\n".join(str(s.get("run", "")) for s in steps)
+        if not HISTORY_COMMANDS.search(scripts):
+            continue
+        checkouts = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@")]
+        assert checkouts, f"{path.name}: {job_id} runs mlgate without a checkout"
+        for step in checkouts:
+            assert (step.get("with") or {}).get("fetch-depth") == 0, f"{path.name}: {job_id}"
+
+
 def test_never_pull_request_target() -> None:
     for path in WORKFLOWS:
         assert "pull_request_target" not in _load(path)["on"], path.name
