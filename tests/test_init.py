@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlgate import __version__
 from mlgate.scaffold import WORKFLOWS, workflow_templates
+from mlgate.survey import MLGATE_FROM_GIT
 from tests.conftest import ROOT, copy_project, git, mlgate
 
 PARAMS_WITHOUT_GATE = "train:\n  C: 1.0  # keep this comment\n"
@@ -48,7 +48,11 @@ def test_init_writes_everything(project: Path, env: dict[str, str]) -> None:
         assert written.read_bytes() == (ROOT / ".github" / "workflows" / name).read_bytes()
         assert re.search(rf"^created +\.github/workflows/{name}$", proc.stdout, re.M)
     assert (project / "deploy" / "README.md").is_file()
-    assert f"mlgate=={__version__}" in (project / "requirements.txt").read_text()
+    # no index has mlgate: its git repository at one commit, placeholders said out loud
+    requirements = (project / "requirements.txt").read_text()
+    lines = [line for line in requirements.splitlines() if not line.startswith("#")]
+    assert lines == [MLGATE_FROM_GIT], "no version pin that no index has"
+    assert "requirements.txt: replace OWNER and COMMIT_SHA" in proc.stderr
     assert "before tagging a release: run `dvc repro && dvc push` on the commit" in proc.stdout
 
     params = (project / "params.yaml").read_text()
@@ -120,12 +124,13 @@ def test_init_adds_mlgate_to_the_projects_requirements(project: Path, env: dict[
     (project / "requirements.txt").write_text("scikit-learn\n")
     proc = mlgate("init", cwd=project, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"^appended +requirements.txt +\(mlgate==", proc.stdout, re.M)
+    assert re.search(r"^appended +requirements.txt +\(mlgate @ git\+https://", proc.stdout, re.M)
     text = (project / "requirements.txt").read_text()
-    assert text.startswith("scikit-learn\n") and text.endswith(f"mlgate=={__version__}\n")
+    assert text.startswith("scikit-learn\n") and text.endswith(f"\n{MLGATE_FROM_GIT}\n")
     again = mlgate("init", cwd=project, env=env)
     assert re.search(r"^kept +requirements.txt", again.stdout, re.M)
     assert (project / "requirements.txt").read_text() == text
+    assert "replace OWNER and COMMIT_SHA" in again.stderr, "until the placeholders are filled"
 
     # pip's hash-checking mode: an unhashed line would break the install, so only say it
     pinned = "scikit-learn==1.5.2 --hash=sha256:" + "0" * 64 + "\n"
@@ -133,3 +138,12 @@ def test_init_adds_mlgate_to_the_projects_requirements(project: Path, env: dict[
     proc = mlgate("init", cwd=project, env=env)
     assert "requirements.txt: pins hashes" in proc.stderr
     assert (project / "requirements.txt").read_text() == pinned
+
+
+def test_init_mlgate_requirement_from_an_index(project: Path, env: dict[str, str]) -> None:
+    """`--mlgate`: the line once an index has mlgate (or a git URL with a real commit)."""
+    proc = mlgate("init", "--mlgate", "mlgate==0.2.0", cwd=project, env=env)
+    assert proc.returncode == 0, proc.stderr
+    text = (project / "requirements.txt").read_text()
+    assert text.endswith("\nmlgate==0.2.0\n") and "OWNER" not in text
+    assert "COMMIT_SHA" not in proc.stderr

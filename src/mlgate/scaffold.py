@@ -19,17 +19,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mlgate import __version__
 from mlgate.errors import ConfigError
 from mlgate.fileio import write_text
 from mlgate.git import Repo
 from mlgate.survey import (
+    MLGATE_FROM_GIT,
+    MLGATE_FROM_GIT_COMMENT,
     PARAMS_FILE,
     PYPROJECT,
     REQUIREMENTS_FILE,
     Survey,
     check_policy,
     draft_rules,
+    has_placeholders,
     names_mlgate,
     policy_metrics,
     policy_source,
@@ -127,6 +129,7 @@ def init_project(
     force: bool = False,
     ct: bool = False,
     dry_run: bool = False,
+    mlgate: str = MLGATE_FROM_GIT,
     environ: Mapping[str, str] | None = None,
 ) -> InitResult:
     """Read the git + DVC repository containing ``start``, then scaffold mlgate into it.
@@ -134,6 +137,8 @@ def init_project(
     Raises ConfigError, before writing anything, when a workflow would be overwritten that
     differs from mlgate's version and ``force`` is False, or when the repository has no DVC.
     ``ct`` writes ``ct.yml`` even without a ``ct:`` section; ``dry_run`` writes nothing.
+    ``mlgate`` is the requirement line that installs mlgate in the workflows (default: from
+    its git repository, with placeholders to fill; e.g. ``mlgate==0.2.0`` from an index).
     """
     repo = Repo.find(start, env=environ)
     root = repo.root
@@ -143,7 +148,7 @@ def init_project(
     warnings = _what_is_missing(found, ct=ct)
     steps = _workflows(root, found, ct=ct, force=force)
     steps.append(_deploy_readme(root))
-    steps.append(_requirements(root, found, warnings))
+    steps.append(_requirements(root, found, warnings, mlgate))
     steps.append(_gate_policy(root, found))
     steps.append(_verify_remotes(root, warnings))
     if not dry_run:
@@ -241,12 +246,13 @@ def _deploy_readme(root: Path) -> _Step:
     return _Step(FileAction(DEPLOY_README, Action.CREATED), _writer(root / DEPLOY_README, text))
 
 
-def _requirements(root: Path, s: Survey, warnings: list[str]) -> _Step:
+def _requirements(root: Path, s: Survey, warnings: list[str], mlgate: str) -> _Step:
     """The file the workflows install: the project's dependencies, then mlgate."""
     target = root / REQUIREMENTS_FILE
     if not target.is_file():
-        text = requirements_text(template_text("requirements.txt"), s.dependencies, __version__)
-        note = ", ".join([*s.dependencies.install, f"mlgate=={__version__}"])
+        text = requirements_text(template_text("requirements.txt"), s.dependencies, mlgate)
+        _warn_placeholders(text, warnings)
+        note = ", ".join([*s.dependencies.install, mlgate])
         return _Step(FileAction(REQUIREMENTS_FILE, Action.CREATED, note), _writer(target, text))
     text = target.read_text(encoding="utf-8")
     lines = {line.split("#")[0].strip() for line in text.splitlines()}
@@ -258,22 +264,35 @@ def _requirements(root: Path, s: Survey, warnings: list[str]) -> _Step:
                 "need it (the workflows install only this file)"
             )
     if names_mlgate(text):
+        _warn_placeholders(text, warnings)
         return _Step(FileAction(REQUIREMENTS_FILE, Action.KEPT, "names mlgate"))
     if "--hash" in text:  # pip's hash-checking mode: an unhashed line would fail the install
         warnings.append(
-            f"{REQUIREMENTS_FILE}: pins hashes, so mlgate was not added; add "
-            f"`mlgate=={__version__}` with its hashes (the workflows install this file)"
+            f"{REQUIREMENTS_FILE}: pins hashes, so mlgate was not added; add `{mlgate}` with "
+            "its hashes (the workflows install this file)"
         )
         return _Step(FileAction(REQUIREMENTS_FILE, Action.KEPT, "pins hashes"))
+    comment = MLGATE_FROM_GIT_COMMENT if mlgate == MLGATE_FROM_GIT else ""
     added = (
         ("" if text.endswith("\n") or not text else "\n")
-        + f"# the mlgate workflows install this file (added by `mlgate init`)\n"
-        f"mlgate=={__version__}\n"
+        + "# the mlgate workflows install this file (added by `mlgate init`)\n"
+        + f"{comment}{mlgate}\n"
     )
+    _warn_placeholders(added, warnings)
     return _Step(
-        FileAction(REQUIREMENTS_FILE, Action.APPENDED, f"mlgate=={__version__}"),
-        _writer(target, text + added),
+        FileAction(REQUIREMENTS_FILE, Action.APPENDED, mlgate), _writer(target, text + added)
     )
+
+
+def _warn_placeholders(text: str, warnings: list[str]) -> None:
+    """Until the mlgate line names a real repository and commit, every workflow's install fails."""
+    for line in text.splitlines():
+        if names_mlgate(line) and has_placeholders(line.split("#")[0]):
+            warnings.append(
+                f"{REQUIREMENTS_FILE}: replace OWNER and COMMIT_SHA in `{line.strip()}` with the "
+                "repository mlgate is installed from and a full commit SHA (the workflows "
+                "install this line), or pass `--mlgate 'mlgate==X.Y.Z'` once an index has it"
+            )
 
 
 def _gate_policy(root: Path, s: Survey) -> _Step:

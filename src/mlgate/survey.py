@@ -171,10 +171,30 @@ def names_mlgate(text: str) -> bool:
     return any(re.match(r"mlgate\b", line, re.I) or line in (".", "-e .") for line in lines)
 
 
-def requirements_text(template: str, deps: Dependencies, version: str) -> str:
-    """The ``requirements.txt`` the workflows install: the project's lines, then mlgate."""
+#: How the workflows install mlgate while no package index has it: from its git repository at
+#: one commit. OWNER and COMMIT_SHA are placeholders the user fills (``init`` warns until then).
+MLGATE_FROM_GIT = "mlgate @ git+https://github.com/OWNER/mlgate@COMMIT_SHA"
+MLGATE_FROM_GIT_COMMENT = (
+    "# mlgate from its git repository at one commit (no package index has it yet): replace\n"
+    "# OWNER and COMMIT_SHA with the repository and the full 40-hex commit to install. Once an\n"
+    "# index you install from has mlgate, replace the line with `mlgate==X.Y.Z`.\n"
+)
+
+
+def has_placeholders(requirement: str) -> bool:
+    """Whether an mlgate requirement line still holds :data:`MLGATE_FROM_GIT`'s placeholders."""
+    return "OWNER/mlgate" in requirement or "@COMMIT_SHA" in requirement
+
+
+def requirements_text(template: str, deps: Dependencies, mlgate: str = MLGATE_FROM_GIT) -> str:
+    """The ``requirements.txt`` the workflows install: the project's lines, then ``mlgate``."""
     project = "".join(f"{line}\n" for line in deps.install)
-    return template.replace("{project}", project).replace("{version}", version)
+    comment = MLGATE_FROM_GIT_COMMENT if mlgate == MLGATE_FROM_GIT else ""
+    return (
+        template.replace("{project}", project)
+        .replace("{mlgate_comment}", comment)
+        .replace("{mlgate}", mlgate)
+    )
 
 
 # -- the gate policy --------------------------------------------------------------------------------

@@ -141,7 +141,8 @@ def act_base(_reproduced_template: Path, tmp_path_factory: pytest.TempPathFactor
         return git("rev-parse", "HEAD", cwd=proj, env=env)
 
     dvc("remote", "modify", "local", "url", str(remote))
-    init = mlgate("init", cwd=proj, env=env)  # what a user runs: workflows, requirements
+    # what a user runs: workflows, requirements (the runner venv has mlgate: a bare name)
+    init = mlgate("init", "--mlgate", "mlgate", cwd=proj, env=env)
     assert init.returncode == 0, init.stderr
     _set_c(proj, "0.01")
     dvc("repro", "--quiet")

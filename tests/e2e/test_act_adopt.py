@@ -67,7 +67,7 @@ def adopted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     dvc("init", "-q")
     dvc("remote", "add", "-q", "-d", "store", str(remote))
     dvc("repro", "-q")
-    init = mlgate("init", cwd=root, env=env)
+    init = mlgate("init", "--mlgate", "mlgate", cwd=root, env=env)
     assert init.returncode == 0, init.stdout + init.stderr
     policy = yaml.safe_load((root / "params.yaml").read_text())["gate"]
     assert policy["metrics_file"] == "eval/metrics.json"

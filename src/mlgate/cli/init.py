@@ -25,6 +25,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="print what would be written; write nothing"
     )
     parser.add_argument(
+        "--mlgate",
+        default=None,
+        metavar="REQUIREMENT",
+        help="the requirements.txt line that installs mlgate in the workflows (default: "
+        "`mlgate @ git+https://github.com/OWNER/mlgate@COMMIT_SHA`, placeholders to fill; "
+        "e.g. `mlgate==0.2.0` once a package index has it)",
+    )
+    parser.add_argument(
         "-C",
         dest="directory",
         default=".",
@@ -37,8 +45,15 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from mlgate.scaffold import init_project
+    from mlgate.survey import MLGATE_FROM_GIT
 
-    result = init_project(args.directory, force=args.force, ct=args.ct, dry_run=args.dry_run)
+    result = init_project(
+        args.directory,
+        force=args.force,
+        ct=args.ct,
+        dry_run=args.dry_run,
+        mlgate=args.mlgate or MLGATE_FROM_GIT,
+    )
     out = sys.stdout
     for line in result.found:
         out.write(f"found  {line}\n")
