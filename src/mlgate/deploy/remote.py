@@ -98,6 +98,35 @@ def _remote_odb(repo: Any, remote: str | None) -> tuple[str, Any]:
     return name, odb
 
 
+@contextmanager
+def _dvc_errors() -> Iterator[list[str]]:
+    """Collect what DVC logs while it works instead of letting it print (one line is ours).
+
+    ``dvc push`` reports a failed transfer by logging ``ERROR: failed to transfer ...`` and
+    counting it; the reason is only in that log line, so it is kept for our message.
+    """
+    import logging
+
+    said: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                cause = record.exc_info[1] if record.exc_info else None
+                text = record.getMessage() + (f": {_oneline(cause)}" if cause else "")
+                said.append(_oneline(Exception(text)))
+
+    loggers = [logging.getLogger(n) for n in ("dvc", "dvc_objects", "dvc_data")]  # DVC's own
+    saved = [(lg.handlers[:], lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.handlers, lg.propagate = [_Collect()], False
+    try:
+        yield said
+    finally:
+        for lg, (handlers, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers, lg.propagate = handlers, propagate
+
+
 def _url(odb: Any, oid: str) -> str:
     return str(odb.fs.unstrip_protocol(odb.oid_to_path(oid)))
 
@@ -110,8 +139,11 @@ def _remote_size(odb: Any, oid: str) -> int | None:
         return int(odb.fs.size(odb.oid_to_path(oid)))
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise RemoteError(f"DVC remote at {_url(odb, oid)}: cannot be read ({exc})") from exc
+    except Exception as exc:  # fsspec backends raise their own types (botocore, aiohttp)
+        raise RemoteError(
+            f"DVC remote at {_url(odb, oid)}: cannot be read ({_oneline(exc)}); check the "
+            "remote's URL, credentials and permissions"
+        ) from exc
 
 
 def push_model(
@@ -138,16 +170,20 @@ def push_model(
                 f"{version}: the DVC cache object {local} is corrupt (md5 {digest.md5}, expected "
                 f"{md5}); delete it and run `dvc repro` or `dvc pull` at {version}"
             )
-        try:
-            result = repo.cloud.push([HashInfo("md5", md5)], remote=remote)
-        except Exception as exc:  # DVC raises many types (OSError, DvcException, fsspec's)
-            raise RemoteError(
-                f"{version}: dvc push of model md5 {md5} to remote {name!r} failed: {exc}"
-            ) from exc
+        fix = "check the remote's URL, credentials and permissions"
+        with _dvc_errors() as said:
+            try:
+                result = repo.cloud.push([HashInfo("md5", md5)], remote=remote)
+            except Exception as exc:  # DVC raises many types (OSError, DvcException, fsspec's)
+                raise RemoteError(
+                    f"{version}: dvc push of model md5 {md5} to remote {name!r} failed "
+                    f"({_oneline(exc)}); {fix}"
+                ) from exc
         if result.failed:
+            why = f" ({said[0]})" if said else ""
             raise RemoteError(
                 f"{version}: dvc push of model md5 {md5} to remote {name!r} "
-                f"({_url(odb, md5)}) failed; check the remote's URL, credentials and permissions"
+                f"({_url(odb, md5)}) failed{why}; {fix}"
             )
         # DVC neither re-hashes on push nor overwrites an object the remote already has,
         # so read the remote's bytes back and hold them to what the pointer will name.
@@ -196,7 +232,8 @@ def _remote_digest(name: str, odb: Any, md5: str, *, version: str) -> Digest:
         ) from exc
     except Exception as exc:  # fsspec backends raise their own types (botocore, aiohttp)
         raise RemoteError(
-            f"{version}: DVC remote {name!r} cannot be read back ({_oneline(exc)})"
+            f"{version}: DVC remote {name!r} cannot be read back ({_oneline(exc)}); check "
+            "the remote's URL, credentials and permissions"
         ) from exc
 
 
@@ -300,11 +337,22 @@ def fetch_model(
                     f"remote {name!r} ({_url(odb, ref.md5)}); push it from a clone that has it "
                     "with `dvc push`"
                 ) from exc
-            except OSError as exc:
+            except Exception as exc:  # fsspec backends raise their own types (botocore, aiohttp)
                 raise RemoteError(
-                    f"{pointer.version}: DVC remote {name!r} cannot be read ({exc})"
+                    f"{pointer.version}: DVC remote {name!r} cannot be read ({_oneline(exc)}); "
+                    "check the remote's URL, credentials and permissions"
                 ) from exc
-            _write_verified(source, dest, pointer, where=f"DVC remote {name!r}", inspect=inspect)
+            try:
+                _write_verified(
+                    source, dest, pointer, where=f"DVC remote {name!r}", inspect=inspect
+                )
+            except MlgateError:
+                raise
+            except Exception as exc:  # the connection dropped mid-transfer, and the like
+                raise RemoteError(
+                    f"{pointer.version}: reading model md5 {ref.md5} from DVC remote {name!r} "
+                    f"failed part-way ({_oneline(exc)}); nothing was written; retry"
+                ) from exc
     except BaseException:
         for folder in created:  # innermost first
             with suppress(OSError):
