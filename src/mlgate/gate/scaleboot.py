@@ -283,8 +283,8 @@ def paired_deltas(
             if a.degenerate or b.degenerate:
                 out["roc_auc"] = (np.full(samples, np.nan), AUC)
             else:
-                bins = _influence_bins(a, b, rng("roc_auc"), pool)
-                draws["roc_auc"] = (b.auc - a.auc, bins, rng("roc_auc"))
+                gen = rng("roc_auc")  # one stream: the bins' probe, then the draws
+                draws["roc_auc"] = (b.auc - a.auc, _influence_bins(a, b, gen, pool), gen)
         futures = {
             name: pool.submit(resampled_means, bins, samples=samples, rng=gen)
             for name, (_, bins, gen) in draws.items()
