@@ -622,4 +622,3 @@ def test_better_predictions_never_turn_pass_into_fail(
     before = evaluate_snapshots(p, baseline=side(base_pred), candidate=side(cand_pred))
     after = evaluate_snapshots(p, baseline=side(base_pred), candidate=side(better))
     assert_no_worse(before, after)
-
