@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mlgate.baseline import resolve_baseline
     from mlgate.cli._console import warn
+    from mlgate.errors import GitError
     from mlgate.git import WORKTREE, Repo
     from mlgate.metrics import Diff, RevisionReader, diff_flat, diff_metrics, policy_directions
     from mlgate.metrics.cache import ParseCache
@@ -39,14 +40,26 @@ def run(args: argparse.Namespace) -> int:
     candidate: str = args.candidate or WORKTREE
     want_params = not args.json
     cache = ParseCache.for_repo(repo.root)
-    # the candidate first (usually the working tree: no git), then the baseline in one batch
+    # git lists the baseline's tree while the candidate (usually the working tree) is read;
+    # then the baseline's files come in one batch
+    listing = repo.ls_tree_start(baseline)
     cand = RevisionReader(repo, candidate, params=want_params, cache=cache)
     try:
         new = cand.metrics()
         new_params = cand.params() if want_params else None
         hint = [*new.values, *new.errors]
+        try:
+            listed: dict[str, tuple[str, str]] | None = listing()
+        except GitError:  # not a plain revision (an experiment's name): the reader resolves it
+            listed = None
         base = RevisionReader(
-            repo, baseline, params=want_params, prefetch=hint, cache=cache, store=cand.shared_store
+            repo,
+            baseline,
+            params=want_params,
+            prefetch=hint,
+            cache=cache,
+            store=cand.shared_store,
+            listing=listed,
         )
         old = base.metrics()
         old_params = base.params() if want_params else None
