@@ -442,7 +442,18 @@ class Repo:
     def changed_paths(self) -> list[str]:
         """Paths that differ from HEAD, untracked ones included (``git status --porcelain``)."""
         text = self.run("status", "--porcelain", "-z", "--untracked-files=all").stdout.decode()
-        return [rec[3:] for rec in text.split("\x00") if len(rec) > 3]
+        records = text.split("\x00")
+        out: list[str] = []
+        i = 0
+        while i < len(records):
+            rec = records[i]
+            if len(rec) > 3:
+                out.append(rec[3:])
+                if rec[0] in "RC":  # a rename or copy: the next record is the old path
+                    out.append(records[i + 1])
+                    i += 1
+            i += 1
+        return out
 
     def is_ignored(self, path: str) -> bool:
         return self.run("check-ignore", "--quiet", "--", path, check=False).returncode == 0
