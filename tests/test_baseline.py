@@ -52,3 +52,44 @@ def test_without_origin_main_or_master_says_what_to_name(
     repo, _ = _repo(tmp_path, env, "trunk")
     with pytest.raises(GitError, match=r"no default branch .*name a baseline revision"):
         resolve_baseline(repo, environ={})
+
+
+def test_gitlab_merge_request_diff_base_sha_is_the_baseline(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    repo, tips = _repo(tmp_path, env, "main")
+    environ = {
+        "GITLAB_CI": "true",
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": tips["first"],  # GitLab's merge-base, taken as is
+    }
+    assert resolve_baseline(repo, environ=environ) == tips["first"]
+
+
+def test_gitlab_merge_request_target_branch_merge_base(tmp_path: Path, env: dict[str, str]) -> None:
+    repo, tips = _repo(tmp_path, env, "main")
+    git("update-ref", "refs/remotes/origin/release", tips["main"], cwd=repo.root, env=env)
+    environ = {"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "release"}
+    assert resolve_baseline(repo, environ=environ) == tips["main"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "release"},
+            r"origin/release \(from CI_MERGE_REQUEST_TARGET_BRANCH_NAME\).*GIT_DEPTH: 0",
+        ),
+        (
+            {"CI_MERGE_REQUEST_DIFF_BASE_SHA": "b" * 40},
+            r"b{40} \(from CI_MERGE_REQUEST_DIFF_BASE_SHA\) is not in this clone.*GIT_DEPTH: 0",
+        ),
+        ({"CI_MERGE_REQUEST_DIFF_BASE_SHA": "--all"}, r"expected a full commit SHA"),
+    ],
+)
+def test_gitlab_baseline_missing_from_the_clone_names_the_fix(
+    tmp_path: Path, env: dict[str, str], environ: dict[str, str], message: str
+) -> None:
+    repo, _ = _repo(tmp_path, env, "main")
+    with pytest.raises(GitError, match=message):
+        resolve_baseline(repo, environ=environ)

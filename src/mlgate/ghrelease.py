@@ -70,7 +70,8 @@ def release_notes(repo: Repo, tag: str) -> ReleaseNotes:
 
 
 def publish_release(client: Any, tag: str, body: str) -> Published:
-    """Create the GitHub release for ``tag`` unless it exists (``client``: a GitHubClient)."""
+    """Create the forge release for ``tag`` unless it exists (``client``: a
+    :class:`~mlgate.ci.forge.ForgeClient`)."""
     for existing in client.list_releases():
         if existing.get("tag_name") == tag:
             return Published(tag=tag, url=str(existing.get("html_url", "")), created=False)

@@ -27,19 +27,16 @@ stand-in; the sleep function and clock are injectable so retry tests do not wait
 
 from __future__ import annotations
 
-import email.utils
-import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Final
 
 import httpx
 
+from mlgate.ci._rest import HttpError, Reply, RestClient, check_api_url
 from mlgate.errors import ConfigError, RemoteError
 
 __all__ = [
@@ -65,10 +62,7 @@ TRUNCATION_NOTE = (
     "\n\n---\n**Truncated:** this report exceeded GitHub's 65,536-character comment limit. "
     "The full report is in the workflow run's step summary.\n"
 )
-_PER_PAGE = 100
-_MAX_PAGES = 100  # 10,000 comments: far beyond any real PR, and a guard against Link loops
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)
@@ -84,32 +78,6 @@ class Comment:
     def action(self) -> str:
         """``"created"`` or ``"updated"``."""
         return "created" if self.created else "updated"
-
-
-class _HttpError(RemoteError):
-    """A 4xx answer that is not retried; ``status`` lets callers tell 403 from 401."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class _Retry(Exception):
-    """A failure worth retrying; ``wait`` is the least the server asked for (None: backoff)."""
-
-    def __init__(self, reason: str, wait: float | None, *, ambiguous: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.wait = wait
-        # True when the request may have taken effect (5xx, lost connection): a retried
-        # POST could then create a duplicate, so the caller gets a chance to look first.
-        self.ambiguous = ambiguous
-
-
-@dataclass(frozen=True)
-class _Reply:
-    data: Any
-    next_url: str | None
 
 
 def truncate_markdown(
@@ -137,32 +105,17 @@ def truncate_markdown(
         budget -= len(out) - limit
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _check_api_url(api_url: str) -> str:
-    parts = urlsplit(api_url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(
-            f"GITHUB_API_URL: expected an http(s) URL such as {DEFAULT_API_URL}, got {api_url!r}"
-        )
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-        # The token travels in a header: never send it in clear text over a network.
-        raise ConfigError(
-            f"GITHUB_API_URL: {api_url} is plain http; use https (http only for 127.0.0.1)"
-        )
-    return api_url.rstrip("/")
-
-
-class GitHubClient:
+class GitHubClient(RestClient):
     """GitHub's REST API for one repository.
 
     >>> gh = GitHubClient(token, "octo/demo", api_url="https://api.github.com")  # doctest: +SKIP
     >>> gh.upsert_comment(5, report_markdown).action  # doctest: +SKIP
     'created'
     """
+
+    API_NAME = "GitHub API"
+    URL_VARIABLE = "GITHUB_API_URL"
+    forge: Final = "github"
 
     def __init__(
         self,
@@ -181,22 +134,17 @@ class GitHubClient:
             raise ConfigError("GITHUB_TOKEN is empty; pass the workflow's token in `env:`")
         if not _REPOSITORY.match(repository):
             raise ConfigError(f"GITHUB_REPOSITORY: expected OWNER/NAME, got {repository!r}")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        self._token = token
-        self.repository = repository
-        self.api_url = _check_api_url(api_url)
-        self._owns_client = client is None
-        self._client = (
-            client
-            if client is not None
-            else httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
+        super().__init__(
+            token,
+            api_url=check_api_url(api_url, "GITHUB_API_URL", DEFAULT_API_URL),
+            client=client,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            max_wait=max_wait,
+            sleep=sleep,
+            clock=clock,
         )
-        self.max_attempts = max_attempts
-        self.backoff = backoff
-        self.max_wait = max_wait
-        self._sleep = sleep
-        self._clock = clock
+        self.repository = repository
         self._login: str | None = None
 
     @classmethod
@@ -216,31 +164,18 @@ class GitHubClient:
         api_url = env.get("GITHUB_API_URL") or DEFAULT_API_URL
         return cls(token, repository, api_url=api_url, **kwargs)
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def close(self) -> None:
-        """Close the HTTP client if this object created it."""
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> GitHubClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # -- public API --------------------------------------------------------------------------
+    def reference(self, pr: int) -> str:
+        """``OWNER/NAME#N``."""
+        return f"{self.repository}#{int(pr)}"
+
     def login(self) -> str:
         """The login the token acts as: ``GET /user``, or ``github-actions[bot]`` when the
         API answers 403 there (the workflow's ``GITHUB_TOKEN``, an app installation token)."""
         if self._login is None:
             try:
                 data = self._request("GET", "/user").data
-            except _HttpError as exc:
+            except HttpError as exc:
                 if exc.status != 403:
                     raise
                 self._login = ACTIONS_BOT
@@ -294,7 +229,7 @@ class GitHubClient:
         )
         return _comment(reply.data, created=True)
 
-    def _update_comment(self, comment_id: int, text: str) -> _Reply:
+    def _update_comment(self, comment_id: int, text: str) -> Reply:
         return self._request(
             "PATCH", f"/repos/{self.repository}/issues/comments/{comment_id}", json={"body": text}
         )
@@ -340,7 +275,7 @@ class GitHubClient:
         """Every release of the repository, newest first (as GitHub orders them)."""
         return [dict(r) for r in self._paginate(f"/repos/{self.repository}/releases")]
 
-    # -- HTTP --------------------------------------------------------------------------------
+    # -- protocol ----------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {self._token}",
@@ -348,145 +283,6 @@ class GitHubClient:
             "X-GitHub-Api-Version": API_VERSION,
             "User-Agent": "mlgate",
         }
-
-    def _paginate(
-        self, path: str, params: Mapping[str, str] | None = None
-    ) -> Iterator[dict[str, Any]]:
-        query = {"per_page": str(_PER_PAGE), "page": "1", **(params or {})}
-        reply = self._request("GET", path, params=query)
-        for page in range(_MAX_PAGES):
-            if not isinstance(reply.data, list):
-                raise RemoteError(f"GitHub API: GET {path} did not return a list")
-            for item in reply.data:
-                if isinstance(item, dict):
-                    yield item
-            if reply.next_url is None:
-                return
-            if page + 1 == _MAX_PAGES:
-                raise RemoteError(f"GitHub API: GET {path} has more than {_MAX_PAGES} pages")
-            reply = self._request("GET", reply.next_url)
-
-    def _url(self, path_or_url: str) -> str:
-        if "://" not in path_or_url:
-            return self.api_url + path_or_url
-        # A pagination link: follow it only to the API's own origin (the token goes along).
-        here, there = urlsplit(self.api_url), urlsplit(path_or_url)
-        if (here.scheme, here.netloc) != (there.scheme, there.netloc):
-            raise RemoteError(
-                f"GitHub API: refusing to follow a pagination link to {there.scheme}://"
-                f"{there.netloc} (not {here.netloc})"
-            )
-        return path_or_url
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        before_retry: Callable[[], Any] | None = None,
-    ) -> _Reply:
-        url = self._url(path)
-        what = f"{method} {urlsplit(url).path}"
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                return self._attempt(method, url, what, json=json, params=params)
-            except _Retry as retry:
-                if attempt == self.max_attempts:
-                    raise RemoteError(
-                        f"GitHub API: {what} failed after {attempt} attempts ({retry.reason}); "
-                        "try again later"
-                    ) from None
-                delay = self.backoff * 2 ** (attempt - 1)
-                if retry.wait is not None:
-                    if retry.wait > self.max_wait:
-                        raise RemoteError(
-                            f"GitHub API: {what}: {retry.reason}; GitHub asks to wait "
-                            f"{math.ceil(retry.wait)} s (more than {self.max_wait:g} s); try later"
-                        ) from None
-                    delay = max(retry.wait, 0.0)
-                self._sleep(min(delay, self.max_wait))
-                if retry.ambiguous and before_retry is not None:
-                    found = before_retry()
-                    if found is not None:
-                        return _Reply(found, None)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _attempt(
-        self, method: str, url: str, what: str, *, json: Any, params: Mapping[str, str] | None
-    ) -> _Reply:
-        try:
-            response = self._client.request(
-                method, url, json=json, params=params, headers=self._headers()
-            )
-        except httpx.TimeoutException as exc:
-            raise _Retry(f"timed out: {type(exc).__name__}", None, ambiguous=True) from None
-        except httpx.TransportError as exc:
-            if isinstance(exc, httpx.ConnectError):
-                raise _Retry(
-                    f"cannot connect to {self.api_url}: {self._redact(str(exc))}",
-                    None,
-                    ambiguous=False,
-                ) from None
-            raise _Retry(f"connection failed: {type(exc).__name__}", None, ambiguous=True) from None
-        status = response.status_code
-        if 200 <= status < 300:
-            try:
-                data = response.json() if response.content else None
-            except ValueError:  # an HTML page from a proxy, a wrong GITHUB_API_URL
-                kind = response.headers.get("content-type") or "no content type"
-                raise RemoteError(
-                    f"GitHub API: {what}: {status} answer is not JSON ({kind}); check "
-                    f"GITHUB_API_URL ({self.api_url})"
-                ) from None
-            nxt = response.links.get("next", {}).get("url")
-            return _Reply(data, nxt)
-        message = self._server_message(response)
-        wait = self._rate_limit_wait(response)
-        if status == 429 or (
-            status == 403 and (wait is not None or "rate limit" in message.lower())
-        ):
-            # Rate limited: the request was not processed, so any method may be retried.
-            # GitHub asks for at least a minute when a secondary limit gives no header.
-            raise _Retry(
-                f"{status} rate limited", wait if wait is not None else 60.0, ambiguous=False
-            )
-        if status >= 500:
-            raise _Retry(f"{status} {response.reason_phrase}", wait, ambiguous=True)
-        raise _HttpError(self._explain(status, what, message), status)
-
-    def _rate_limit_wait(self, response: httpx.Response) -> float | None:
-        headers = response.headers
-        retry_after = headers.get("retry-after")
-        if retry_after:
-            seconds = _finite(retry_after)
-            if seconds is not None:
-                return seconds
-            try:  # the HTTP-date form of retry-after
-                delta = email.utils.parsedate_to_datetime(retry_after).timestamp() - self._clock()
-                return delta if math.isfinite(delta) else None
-            except (TypeError, ValueError, IndexError, OverflowError):
-                pass  # neither: fall through to the reset header, else the default backoff
-        if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
-            reset = _finite(headers["x-ratelimit-reset"])
-            return None if reset is None else reset - self._clock()
-        return None
-
-    def _server_message(self, response: httpx.Response) -> str:
-        try:
-            data = response.json()
-        except ValueError:
-            return self._redact(_one_line(response.text, 200))
-        if not isinstance(data, dict):
-            return ""
-        parts = [str(data.get("message", ""))]
-        for err in data.get("errors") or []:
-            if isinstance(err, dict) and err.get("message"):
-                parts.append(str(err["message"]))
-            elif isinstance(err, dict) and err.get("code"):
-                parts.append(f"{err.get('field', '?')} {err['code']}")
-        return self._redact(_one_line(": ".join(p for p in parts if p), 300))
 
     def _explain(self, status: int, what: str, message: str) -> str:
         said = f" ({message})" if message else ""
@@ -510,9 +306,6 @@ class GitHubClient:
             )
         return f"GitHub API: {what}: {status}{said}"
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
-
 
 def _prepare_body(body: str, marker: str) -> str:
     if marker not in body:
@@ -521,15 +314,6 @@ def _prepare_body(body: str, marker: str) -> str:
     if marker not in out:  # the marker sat beyond the cut: keep it, at the top
         out = truncate_markdown(f"{marker}\n{body.replace(marker, '')}")
     return out
-
-
-def _finite(text: str) -> float | None:
-    """A header value as a finite number of seconds, None for ``nan``, ``inf`` or words."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _author(item: Mapping[str, Any]) -> str | None:

@@ -47,6 +47,15 @@ def add_model(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_forge(parser: argparse.ArgumentParser) -> None:
+    """``--forge github|gitlab``: which forge to talk to (default: the CI job's own)."""
+    parser.add_argument(
+        "--forge",
+        choices=("github", "gitlab"),
+        help="the forge to talk to (default: gitlab when GITLAB_CI=true, else github)",
+    )
+
+
 def project_root() -> Path:
     """The repository's top folder (outside git: the current folder), where the paths in
     params.yaml start, whichever subfolder a command runs in."""

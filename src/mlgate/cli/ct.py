@@ -19,6 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--git-remote", default="origin", metavar="NAME", help="git remote to push to (origin)"
     )
+    from mlgate.cli._args import add_forge
+
+    add_forge(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,8 +41,16 @@ def run(args: argparse.Namespace) -> int:
         if console is not None:
             console.print(f"[dim]ct:[/dim] {escape(line)}", markup=True, soft_wrap=True)
 
+    from mlgate.ci.forge import client_from_env, detect_forge
+
+    forge = detect_forge(override=args.forge)
     result = run_cycle(
-        Repo.find(), mode=args.mode, dry_run=args.dry_run, log=log, git_remote=args.git_remote
+        Repo.find(),
+        mode=args.mode,
+        dry_run=args.dry_run,
+        log=log,
+        git_remote=args.git_remote,
+        github=lambda: client_from_env(forge),
     )
     if args.report:
         from mlgate.fileio import write_text

@@ -42,7 +42,7 @@ from mlgate.git import WORKTREE, Repo
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlgate.ci.github import GitHubClient
+    from mlgate.ci.forge import ForgeClient
     from mlgate.data.result import Thresholds
     from mlgate.data.validate import ValidationResult
     from mlgate.deploy.release import ReleaseResult
@@ -312,7 +312,7 @@ class _Cycle:
         now: Callable[[], datetime],
         log: Callable[[str], None],
         git_remote: str,
-        github: Callable[[], GitHubClient] | None,
+        github: Callable[[], ForgeClient] | None,
     ) -> None:
         self.repo, self.root = repo, repo.root
         self.cfg = Config.load(repo)
@@ -507,9 +507,13 @@ class _Cycle:
                 return self.result("pending", msg, new_batches=tuple(new), branch=pending[0])
         client = None
         if self.mode == "pr" and not self.dry_run:
-            from mlgate.ci.github import GitHubClient
+            from mlgate.ci.forge import client_from_env, detect_forge
 
-            client = self.github() if self.github else GitHubClient.from_env(self.environ)
+            client = (
+                self.github()
+                if self.github
+                else client_from_env(detect_forge(self.environ), self.environ)
+            )
 
         frames = {n: read_batch(self.root / self._batch_path(n)) for n in new}
         checks = self.validate(new, frames)
@@ -620,7 +624,7 @@ class _Cycle:
         return sha
 
     def _open_pr(
-        self, client: GitHubClient, branch: str, new: list[str], common: dict[str, Any]
+        self, client: ForgeClient, branch: str, new: list[str], common: dict[str, Any]
     ) -> CycleResult:
         self.repo.checkout(branch, create=True)
         try:
@@ -693,14 +697,15 @@ def run_cycle(
     now: Callable[[], datetime] | None = None,
     log: Callable[[str], None] = _quiet,
     git_remote: str = "origin",
-    github: Callable[[], GitHubClient] | None = None,
+    github: Callable[[], ForgeClient] | None = None,
 ) -> CycleResult:
     """Run one CT cycle in ``repo`` (see the module docstring); returns what happened.
 
-    ``mode`` overrides ``ct.mode``; ``github`` builds the REST client (default: from
-    ``environ``: GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL); ``log`` receives one
-    line per step. Results (no new data, invalid data, rejected, ...) are returned; broken
-    input, git or remote failures raise :class:`~mlgate.errors.MlgateError`.
+    ``mode`` overrides ``ct.mode``; ``github`` builds the forge's client (default: from
+    ``environ``, see :mod:`mlgate.ci.forge`: GitHub's GITHUB_TOKEN, GITHUB_REPOSITORY and
+    GITHUB_API_URL, or in GitLab CI GITLAB_TOKEN, CI_PROJECT_ID, CI_API_V4_URL); ``log``
+    receives one line per step. Results (no new data, invalid data, rejected, ...) are
+    returned; broken input, git or remote failures raise :class:`~mlgate.errors.MlgateError`.
     """
     cycle = _Cycle(
         repo,
