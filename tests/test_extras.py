@@ -71,3 +71,28 @@ def test_base_commands_do_not_import_the_extras(tmp_path: Path) -> None:
     )
     proc = _run_without(EXTRAS["serve"] + EXTRAS["demo"], code, tmp_path)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+_CHART = """
+import json
+from pathlib import Path
+from rich.console import Console
+from mlgate.demo.sandbox import Sandbox
+from mlgate.demo.story import _Story
+from mlgate.git import Repo
+from mlgate.ct.monitoring import MONITORING_PATH, Record
+box = Sandbox(Path("box"))
+(box.project / "metrics").mkdir(parents=True)
+record = Record("t", "v1.0.0", "c", "batch_001.csv", 10, {"f1": 0.9}).to_json()
+(box.project / MONITORING_PATH).write_text(json.dumps({"schema_version": 1, "records": [record]}))
+_Story(box, Repo(box.project), Console(), {}).chart()
+print("png" if (box.root / "production-metrics.png").exists() else "no png")
+"""
+
+
+def test_demo_chart_falls_back_to_the_terminal_without_matplotlib(tmp_path: Path) -> None:
+    proc = _run_without(EXTRAS["demo"], _CHART, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "batch_001" in proc.stdout and "f1 0.900" in proc.stdout, proc.stdout
+    assert "pip install 'mlgate[demo]' for a PNG" in proc.stdout
+    assert proc.stdout.strip().endswith("no png")

@@ -195,7 +195,8 @@ class _Story:
         for line in terminal_lines(records):
             self.say(f"  {line}")
         if not has("demo"):  # the terminal chart above is the whole chart without matplotlib
-            self.say("  chart: in the terminal only; pip install 'mlgate[demo]' for a PNG")
+            # rich markup: a backslash keeps [demo] from being read as a style tag
+            self.say("  chart: in the terminal only; pip install 'mlgate\\[demo]' for a PNG")
             return
         png = write_png(records, self.box.root / "production-metrics.png")
         self.result.files.append(png)
