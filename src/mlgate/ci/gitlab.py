@@ -79,7 +79,9 @@ class GitLabClient(RestClient):
     ) -> None:
         if not token:
             raise ConfigError("GITLAB_TOKEN is empty; set the masked CI/CD variable GITLAB_TOKEN")
-        if not (project.isdigit() or _PROJECT_PATH.match(project)):
+        if not (project.isdigit() or _PROJECT_PATH.match(project)) or any(
+            part in (".", "..") for part in project.split("/")
+        ):
             raise ConfigError(
                 f"CI_PROJECT_ID: expected a project id or GROUP/PROJECT, got {project!r}"
             )
