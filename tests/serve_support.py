@@ -65,11 +65,31 @@ def untrusted_model_bytes() -> bytes:
 
 
 @lru_cache(maxsize=1)
+def svc_pipeline_bytes() -> bytes:
+    """A working pipeline whose classifier (an SVC) skops trusts by default and mlgate's
+    allow-list does not name."""
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from mlgate.ml import dataset
+
+    frame = dataset.load_reference()
+    features = list(feature_names())
+    est = Pipeline([("scale", StandardScaler()), ("clf", SVC())])
+    est.fit(frame[features], frame[dataset.TARGET])
+    return bytes(sio.dumps(est))
+
+
+@lru_cache(maxsize=1)
 def crafted_tree_bytes() -> bytes:
-    """A model file skops loads with mlgate's allow-list whose ``predict`` crashes Python.
+    """A model file made only of allowed types whose ``predict`` would crash Python.
 
     A real random-forest pipeline with every tree's child indices pointed far outside the
-    node array: only allowed types, a valid archive, and a segmentation fault on predict.
+    node array: a valid archive that skops loads, and a segmentation fault on predict.
+    ``mlgate.ml.model.check_structure`` refuses it on load; with that check switched off
+    it is how the tests crash a probe worker.
     """
     import io
     import zipfile
@@ -163,11 +183,11 @@ class InProcessProber:
     def __init__(self) -> None:
         self.calls = 0
 
-    def probe(self, path: str, sha256: str, canary: Any) -> Any:
+    def probe(self, path: str, sha256: str, canary: Any, trusted: tuple[str, ...] = ()) -> Any:
         from mlgate.serve.probe import probe_file
 
         self.calls += 1
-        return probe_file(path, sha256, canary)
+        return probe_file(path, sha256, canary, trusted)
 
 
 def free_port() -> int:

@@ -192,7 +192,7 @@ def test_lifecycle_no_release_then_bad_candidates_then_sigterm(
         ("hash_mismatch", lambda: project.publish(other, "v2.0.0", upload=good), "sha256"),
         ("load_error", lambda: project.publish(truncated, "v2.1.0"), "not a readable"),
         ("untrusted_type", lambda: project.publish(untrusted_model_bytes(), "v2.2.0"), "Counter"),
-        ("probe_crashed", lambda: project.publish(crafted_tree_bytes(), "v2.3.0"), "SIGSEGV"),
+        ("invalid_structure", lambda: project.publish(crafted_tree_bytes(), "v2.3.0"), "tree"),
         ("bad_pointer", lambda: _publish_malformed(project, malformed), "model.sha256"),
     ]
     for reason, make, words in cases:

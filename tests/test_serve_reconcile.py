@@ -15,8 +15,10 @@ from mlgate.serve.state import ServingState
 from tests.serve_support import (
     FakeSource,
     InProcessProber,
+    crafted_tree_bytes,
     model_bytes,
     pointer_for,
+    svc_pipeline_bytes,
     untrusted_model_bytes,
 )
 
@@ -184,6 +186,43 @@ def test_damaged_files_are_rejected_by_the_probe(
     assert result.reason == "untrusted_type"
     assert "collections.Counter" in result.message
     assert rec.state.current is not None and rec.state.current.version == "v1.0.0"
+
+
+def test_an_svc_pipeline_and_a_crafted_tree_are_refused_and_the_old_model_serves(
+    world: tuple[FakeSource, Reconciler, Clock],
+) -> None:
+    source, rec, _ = world
+    source.release(model_bytes(1.0), "v1.0.0")
+    rec.reconcile()
+    source.release(svc_pipeline_bytes(), "v1.1.0")
+    result = rec.reconcile()
+    assert (result.reason, rec.state.current.version) == ("untrusted_type", "v1.0.0")  # type: ignore[union-attr]
+    assert "sklearn.svm._classes.SVC" in result.message
+    source.release(crafted_tree_bytes(), "v1.2.0")
+    result = rec.reconcile()
+    assert (result.reason, rec.state.current.version) == ("invalid_structure", "v1.0.0")  # type: ignore[union-attr]
+    assert "tree_" in result.message
+    assert rec.state.version_json()["last_rejected"]["reason"] == "invalid_structure"
+    assert metric(rec, "mlgate_reload_failures_total", {"reason": "invalid_structure"}) == 1
+
+
+def test_a_project_can_trust_more_types_in_a_reviewed_file(
+    world: tuple[FakeSource, Reconciler, Clock],
+) -> None:
+    from mlgate.ml.model import TRUSTED_TYPES_FILE
+
+    source, rec, _ = world
+    released = pointer_for(svc_pipeline_bytes(), "v1.0.0").commit
+    source.files[released] = {TRUSTED_TYPES_FILE: b"# reviewed\nsklearn.svm._classes.SVC\n"}
+    source.release(svc_pipeline_bytes(), "v1.0.0")
+    result = rec.reconcile()
+    # past the allow-list (the file at the released commit was read): an SVC without
+    # probabilities then fails the canary, which is the next check
+    assert (result.reason, result.message) == ("canary_error", "model is not a fitted classifier")
+    source.files[released] = {TRUSTED_TYPES_FILE: b"not a type\n"}
+    source.commit({"README": b"retry"})
+    result = rec.reconcile()
+    assert result.reason == "untrusted_type" and f"{TRUSTED_TYPES_FILE}:1" in result.message
 
 
 def test_malformed_pointer_is_rejected_naming_the_field(

@@ -7,6 +7,7 @@ of the types a model file may contain. A file that needs anything else is refuse
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,10 @@ if TYPE_CHECKING:
 
 MODELS = ("logistic_regression", "random_forest", "gradient_boosting")
 
-#: Every type a model file written by mlgate may contain. Reviewed by hand: add a type only
-#: after checking that loading it cannot run code. (Tree models need the Cython Tree type.)
+#: Every type a model file may contain. Reviewed by hand: add a type only after checking
+#: that loading it cannot run code. This list is enforced as it stands: skops' own defaults
+#: (it trusts every scikit-learn estimator) do not widen it. (Tree models need the Cython
+#: Tree type; a project can trust more in :data:`TRUSTED_TYPES_FILE`.)
 TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
@@ -29,6 +32,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.ensemble._gb.GradientBoostingClassifier",
     "sklearn.ensemble._gb_losses.BinomialDeviance",
     "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
     "sklearn._loss.link.LogitLink",
     "sklearn._loss.link.Interval",
     "sklearn.dummy.DummyClassifier",
@@ -39,9 +43,56 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "numpy.random._mt19937.MT19937",
     "numpy.dtype",
     "numpy.ndarray",
+    "numpy.float64",
+    "numpy.float32",
+    "numpy.int64",
+    "numpy.int32",
+    "numpy.bool_",
+    "builtins.dict",
+    "builtins.list",
+    "builtins.tuple",
+    "builtins.str",
+    "builtins.int",
+    "builtins.float",
+    "builtins.bool",
+    "builtins.NoneType",
     "builtins.slice",
     "collections.OrderedDict",
 )
+
+#: A project's own additions to :data:`TRUSTED_TYPES`, one dotted type name a line (``#``
+#: starts a comment), at the root of the repository. It goes through code review like code.
+TRUSTED_TYPES_FILE = "mlgate-trusted-types.txt"
+
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+class UntrustedTypes(DataError):
+    """A model file needs types outside the allow-list (``types``, sorted)."""
+
+    def __init__(self, message: str, *, types: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.types = types
+
+
+class InvalidStructure(DataError):
+    """A loaded model's state is inconsistent in a way that can crash ``predict``."""
+
+
+def parse_trusted_types(text: str, source: str) -> tuple[str, ...]:
+    """The type names in a :data:`TRUSTED_TYPES_FILE`; ConfigError naming a bad line."""
+    out: list[str] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if not _DOTTED.fullmatch(line):
+            raise ConfigError(
+                f"{source}:{number}: {line[:60]!r} is not a dotted type name like "
+                "sklearn.svm._classes.SVC"
+            )
+        out.append(line)
+    return tuple(sorted(set(out)))
 
 
 @dataclass(frozen=True)
@@ -126,13 +177,34 @@ def save(model: Any, path: str | os.PathLike[str]) -> None:
     write_bytes(path, dumps(model))
 
 
-def scan(data: bytes, source: str) -> list[str]:
-    """Check a skops file against :data:`TRUSTED_TYPES` without loading it.
+def file_types(data: bytes, source: str) -> frozenset[str]:
+    """Every type and function a skops file names (``__module__`` + ``__class__`` of every
+    node of its schema, whatever skops would trust by default), read without loading."""
+    import io
+    import json
+    import zipfile
 
-    Returns the types the file needs beyond skops' own defaults (all on the allow-list);
-    DataError for a pickle, anything that is not a zip archive, a corrupt archive, or a
-    type outside the list. Nothing in the file is executed: skops only reads its schema.
-    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, RecursionError, OSError) as exc:
+        raise DataError(f"{source}: not a readable skops model file ({exc})") from exc
+    found: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:  # iterative: a deeply nested schema cannot exhaust the stack
+        node = stack.pop()
+        if isinstance(node, dict):
+            module, name = node.get("__module__"), node.get("__class__")
+            if module is not None or name is not None:
+                found.add(f"{module}.{name}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return frozenset(found)
+
+
+def _audit(data: bytes, source: str, extra_trusted: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(every type the file needs, the ones skops itself does not trust); DataError else."""
     import skops.io as sio
 
     if not data.startswith(b"PK"):  # every skops file is a zip archive
@@ -142,28 +214,114 @@ def scan(data: bytes, source: str) -> list[str]:
             "where you trust it (`skops.io.dump(model, 'model.skops')`) and declare that file "
             "under `artifacts:` in dvc.yaml"
         )
+    needed = file_types(data, source)
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as exc:  # a corrupt or truncated archive
         raise DataError(f"{source}: not a readable skops model file ({exc})") from exc
-    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    refused = sorted((needed | set(untrusted)) - set(TRUSTED_TYPES) - set(extra_trusted))
     if refused:
-        raise DataError(
+        raise UntrustedTypes(
             f"{source}: model file needs types outside mlgate's allow-list: {', '.join(refused)}"
-            " (if you trust them, add them to mlgate.ml.model.TRUSTED_TYPES)"
+            f" (if you have reviewed them, list them in {TRUSTED_TYPES_FILE} at the root of the"
+            " repository)",
+            types=tuple(refused),
         )
-    return sorted(untrusted)
+    return sorted(needed | set(untrusted)), sorted(untrusted)
 
 
-def loads(data: bytes, source: str) -> Any:
-    """Load a skops model from bytes, trusting only :data:`TRUSTED_TYPES`."""
+def scan(data: bytes, source: str, *, extra_trusted: tuple[str, ...] = ()) -> list[str]:
+    """Check a skops file against :data:`TRUSTED_TYPES` without loading it.
+
+    Every type the file names must be on the list (or in ``extra_trusted``), including the
+    ones skops trusts by default. Returns the types the file needs beyond skops' own
+    defaults; DataError for a pickle, anything that is not a zip archive, a corrupt
+    archive, and :class:`UntrustedTypes` for a type outside the list. Nothing in the file
+    is executed: only its schema is read.
+    """
+    return _audit(data, source, extra_trusted)[1]
+
+
+def _trees(model: Any) -> list[tuple[Any, int | None, str]]:
+    """Every ``sklearn.tree._tree.Tree`` reachable from ``model``: (tree, the number of
+    features its estimator takes when known, where it was found)."""
+    import numpy as np
+    from sklearn.tree._tree import Tree
+
+    found: list[tuple[Any, int | None, str]] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, int | None, str]] = [(model, None, "model")]
+    while stack:
+        obj, limit, where = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Tree):
+            found.append((obj, limit, where))
+        elif isinstance(obj, dict):
+            stack.extend((v, limit, f"{where}[{k!r}]") for k, v in obj.items())
+        elif isinstance(obj, list | tuple):
+            stack.extend((v, limit, f"{where}[{i}]") for i, v in enumerate(obj))
+        elif isinstance(obj, np.ndarray):
+            if obj.dtype == object:
+                stack.extend((v, limit, f"{where}[{i}]") for i, v in enumerate(obj.flat))
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+            attrs = vars(obj)
+            own = attrs.get("n_features_in_")
+            inner = int(own) if isinstance(own, int | np.integer) else limit
+            stack.extend((v, inner, f"{where}.{k}") for k, v in attrs.items())
+    return found
+
+
+def check_structure(model: Any, source: str) -> None:
+    """InvalidStructure when a tree's node links or feature indices point outside its arrays.
+
+    skops restores a ``Tree`` from arrays as they are in the file; scikit-learn checks their
+    shapes but not their contents, and ``predict`` follows child indices and reads the
+    feature column a node names without bounds checks. So every internal node must have
+    both children after itself and inside the tree (which also rules out cycles), and name
+    a feature the estimator takes.
+    """
+    import numpy as np
+
+    for tree, limit, where in _trees(model):
+        n = int(tree.node_count)
+        left, right = np.asarray(tree.children_left), np.asarray(tree.children_right)
+        feature = np.asarray(tree.feature)
+        width = min(int(tree.n_features), limit) if limit is not None else int(tree.n_features)
+        problem = ""
+        if n < 1 or not (len(left) == len(right) == len(feature) == n):
+            problem = f"{n} nodes but arrays of {len(left)}, {len(right)}, {len(feature)}"
+        else:
+            leaf = left == -1
+            inner = np.flatnonzero(~leaf)
+            if not np.array_equal(leaf, right == -1):
+                problem = "a node with exactly one child"
+            elif ((left[inner] <= inner) | (left[inner] >= n)).any() or (
+                (right[inner] <= inner) | (right[inner] >= n)
+            ).any():
+                problem = f"child indices outside 1..{n - 1} or not after their parent"
+            elif ((feature[inner] < 0) | (feature[inner] >= width)).any():
+                problem = f"feature indices outside 0..{width - 1}"
+        if problem:
+            raise InvalidStructure(
+                f"{source}: {where}: decision tree is malformed ({problem}); a file like this "
+                "can crash the process that predicts with it, so it is refused"
+            )
+
+
+def loads(data: bytes, source: str, *, extra_trusted: tuple[str, ...] = ()) -> Any:
+    """Load a skops model from bytes, trusting only :data:`TRUSTED_TYPES` (and
+    ``extra_trusted``), then check its structure (:func:`check_structure`)."""
     import skops.io as sio
 
-    trusted = scan(data, source)
+    trusted = _audit(data, source, extra_trusted)[0]
     try:
-        return sio.loads(data, trusted=trusted)
+        model = sio.loads(data, trusted=trusted)
     except Exception as exc:
         raise DataError(f"{source}: cannot load the model ({type(exc).__name__}: {exc})") from exc
+    check_structure(model, source)
+    return model
 
 
 def load(path: str | os.PathLike[str]) -> Any:

@@ -18,9 +18,9 @@ Where the host comes from:
   does the work of one request itself and exits; the next one is started right away so its
   imports overlap the next fetch.
 
-Protocol, one JSON object per line. Server to host: ``{"path", "sha256", "canary"}``. Host
-to server: ``{"pid": N}`` (the process doing the work, which the server kills on a
-timeout), then ``{"status": S, "answer": {...} | null}`` where ``S`` is the worker's exit
+Protocol, one JSON object per line. Server to host: ``{"path", "sha256", "canary",
+"trusted"}``. Host to server: ``{"pid": N}`` (the process doing the work, which the server
+kills on a timeout), then ``{"status": S, "answer": {...} | null}`` where ``S`` is the worker's exit
 code, or minus the signal that killed it.
 """
 
@@ -79,7 +79,8 @@ def _send(fd: int, message: Mapping[str, Any]) -> None:
 def _answer(request: Mapping[str, Any]) -> dict[str, Any]:
     """The worker's part: the probe itself, as a JSON-ready answer."""
     try:
-        result = probe_file(request["path"], request["sha256"], request.get("canary", {}))
+        trusted = tuple(str(t) for t in request.get("trusted", ()))
+        result = probe_file(request["path"], request["sha256"], request.get("canary", {}), trusted)
     except Exception as exc:  # a bug in the probe is reported, not hidden as a good model
         result = ProbeResult(False, "probe_crashed", f"probe raised {type(exc).__name__}: {exc}")
     return {
@@ -286,9 +287,16 @@ class Prober:
                 self._host = self._spawn()
 
     # -- a probe --------------------------------------------------------------------------------
-    def probe(self, path: str, sha256: str, canary: Mapping[str, Any]) -> ProbeResult:
-        """Probe ``path`` in a worker; a crash or a hang is a rejection, never our crash."""
-        request = {"path": path, "sha256": sha256, "canary": dict(canary)}
+    def probe(
+        self,
+        path: str,
+        sha256: str,
+        canary: Mapping[str, Any],
+        trusted: tuple[str, ...] = (),
+    ) -> ProbeResult:
+        """Probe ``path`` in a worker; a crash or a hang is a rejection, never our crash.
+        ``trusted``: the project's additions to the allow-list."""
+        request = {"path": path, "sha256": sha256, "canary": dict(canary), "trusted": list(trusted)}
         with self._lock:
             host, self._host = self._host, None
             if host is not None:

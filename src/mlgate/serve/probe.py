@@ -1,10 +1,11 @@
 """The checks a candidate model must pass before the server loads it.
 
-skops refuses types outside the allow-list, but an allowed type can still be crafted to
-crash the interpreter (a tree with out-of-range node indices makes ``predict`` read wild
-memory). So :func:`probe_file` (verify the sha256, load, ask for a canary prediction) runs
-in a worker process of its own (:mod:`mlgate.serve.isolation`); only when it answers "ok"
-does the server load the same bytes.
+Every type in the file must be on the allow-list (:func:`mlgate.ml.model.loads`), and trees
+are checked structurally once loaded (a tree with out-of-range node indices would make
+``predict`` read wild memory). An allowed type may still hide a crash nobody has thought
+of, so :func:`probe_file` (verify the sha256, load, ask for a canary prediction) runs in a
+worker process of its own (:mod:`mlgate.serve.isolation`); only when it answers "ok" does
+the server load the same bytes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ REASONS = (
     "hash_mismatch",
     "remote_error",
     "untrusted_type",
+    "invalid_structure",
     "load_error",
     "canary_error",
     "schema_error",
@@ -42,9 +44,16 @@ class ProbeResult:
     classes: tuple[Any, ...] = ()
 
 
-def classify_load_error(message: str) -> str:
-    """``untrusted_type`` or ``load_error`` from a :func:`mlgate.ml.model.loads` message."""
-    return "untrusted_type" if "allow-list" in message else "load_error"
+def load_error_reason(exc: Exception) -> str:
+    """``untrusted_type``, ``invalid_structure`` or ``load_error`` for an error of
+    :func:`mlgate.ml.model.loads`."""
+    from mlgate.ml.model import InvalidStructure, UntrustedTypes
+
+    if isinstance(exc, UntrustedTypes):
+        return "untrusted_type"
+    if isinstance(exc, InvalidStructure):
+        return "invalid_structure"
+    return "load_error"
 
 
 def canary_frame(features: list[str], canary: Mapping[str, Any]) -> Any:
@@ -87,8 +96,11 @@ def check_model(model: Any, canary: Mapping[str, Any]) -> ProbeResult:
     return ProbeResult(True, features=tuple(features), classes=classes)
 
 
-def probe_file(path: str, sha256: str, canary: Mapping[str, Any]) -> ProbeResult:
-    """Verify, load and canary-test ``path`` in this process (the child's work)."""
+def probe_file(
+    path: str, sha256: str, canary: Mapping[str, Any], trusted: tuple[str, ...] = ()
+) -> ProbeResult:
+    """Verify, load and canary-test ``path`` in this process (the child's work); ``trusted``:
+    the project's own additions to the allow-list."""
     from mlgate.errors import DataError
     from mlgate.ml.model import loads
 
@@ -103,7 +115,7 @@ def probe_file(path: str, sha256: str, canary: Mapping[str, Any]) -> ProbeResult
             False, "hash_mismatch", f"{path}: sha256 is {digest}, the pointer says {sha256}"
         )
     try:
-        model = loads(data, path)
+        model = loads(data, path, extra_trusted=trusted)
     except DataError as exc:
-        return ProbeResult(False, classify_load_error(str(exc)), str(exc))
+        return ProbeResult(False, load_error_reason(exc), str(exc))
     return check_model(model, canary)

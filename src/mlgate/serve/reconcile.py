@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from mlgate.errors import MlgateError
 from mlgate.serve.metrics import ServeMetrics
-from mlgate.serve.probe import ProbeResult, classify_load_error
+from mlgate.serve.probe import ProbeResult, load_error_reason
 from mlgate.serve.state import ReconcileResult, Served, ServingState
 from mlgate.serve.validation import RequestSchema, from_features, from_schema_columns
 
@@ -41,7 +41,9 @@ class Source(Protocol):
 
 
 class ProbeRunner(Protocol):
-    def probe(self, path: str, sha256: str, canary: Mapping[str, Any]) -> ProbeResult: ...
+    def probe(
+        self, path: str, sha256: str, canary: Mapping[str, Any], trusted: tuple[str, ...] = ()
+    ) -> ProbeResult: ...
 
 
 def _now() -> datetime:
@@ -280,7 +282,27 @@ class Reconciler:
             raise Rejected("schema_error", f"{source}: {exc}") from exc
         return columns, source
 
-    def _probe(self, path: Path, sha256: str, canary: dict[str, Any]) -> ProbeResult:
+    def _trusted(self, pointer: Any) -> tuple[str, ...]:
+        """The project's own additions to the allow-list, at the released commit."""
+        from mlgate.ml.model import TRUSTED_TYPES_FILE, parse_trusted_types
+
+        try:
+            data = self.source.read(pointer.commit, TRUSTED_TYPES_FILE)
+        except MlgateError as exc:
+            raise Rejected("untrusted_type", str(exc)) from exc
+        if data is None:
+            return ()
+        source = f"{pointer.commit[:12]}:{TRUSTED_TYPES_FILE}"
+        try:
+            return parse_trusted_types(data.decode("utf-8"), source)
+        except UnicodeDecodeError as exc:
+            raise Rejected("untrusted_type", f"{source}: not UTF-8 text") from exc
+        except MlgateError as exc:
+            raise Rejected("untrusted_type", str(exc)) from exc
+
+    def _probe(
+        self, path: Path, sha256: str, canary: dict[str, Any], trusted: tuple[str, ...] = ()
+    ) -> ProbeResult:
         """Probe in a child, unless these exact bytes passed this exact probe before.
 
         A rollback brings back a model that was probed when it was first served: the same
@@ -291,7 +313,7 @@ class Reconciler:
         from mlgate.fileio import loads_json, write_json
 
         key = hashlib.sha256(
-            json.dumps([sha256, canary, _fingerprint()], sort_keys=True).encode()
+            json.dumps([sha256, canary, _fingerprint(), list(trusted)], sort_keys=True).encode()
         ).hexdigest()
         marker = self.models / f"{sha256}.probed"
         known: dict[str, Any] = {}
@@ -303,7 +325,7 @@ class Reconciler:
             return ProbeResult(
                 True, features=tuple(entry["features"]), classes=tuple(entry["classes"])
             )
-        result = self.prober.probe(str(path), sha256, canary)
+        result = self.prober.probe(str(path), sha256, canary, trusted)
         if not result.ok:
             raise Rejected(result.reason, result.message)
         known[key] = {"features": list(result.features), "classes": list(result.classes)}
@@ -315,14 +337,17 @@ class Reconciler:
 
         path = self._cached(pointer, commit)
         columns, schema_source = self._columns(pointer)
-        result = self._probe(path, pointer.model.sha256, canary_values(columns))
+        trusted = self._trusted(pointer)
+        result = self._probe(path, pointer.model.sha256, canary_values(columns), trusted)
         data = path.read_bytes()  # the exact bytes we deserialize are the ones we verify
         if hashlib.sha256(data).hexdigest() != pointer.model.sha256:
             raise Rejected("hash_mismatch", f"{path}: changed after the probe")
         try:
-            model = loads(data, f"{pointer.version} ({pointer.model.sha256[:12]})")
+            model = loads(
+                data, f"{pointer.version} ({pointer.model.sha256[:12]})", extra_trusted=trusted
+            )
         except MlgateError as exc:
-            raise Rejected(classify_load_error(str(exc)), str(exc)) from exc
+            raise Rejected(load_error_reason(exc), str(exc)) from exc
         schema: RequestSchema
         try:
             if columns is None:
