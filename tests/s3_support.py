@@ -13,6 +13,7 @@ the same buckets: a second server is a second door to the same store, which a te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -86,3 +87,66 @@ class S3Server:
         key = iam.create_access_key(UserName="mlgate-ci")["AccessKey"]
         httpx.post(f"{self.url}/moto-api/reset-auth", content=b"0", timeout=10).raise_for_status()
         return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+class CuttingProxy:
+    """A loopback TCP proxy that drops each connection after ``limit`` bytes from upstream.
+
+    Put in front of the S3 server, it plays a server that stops mid-transfer: listings and
+    small answers get through, an object larger than ``limit`` is cut off part-way.
+    """
+
+    def __init__(self, upstream: str, limit: int) -> None:
+        import socket
+        import threading
+
+        host, port = upstream.removeprefix("http://").split(":")
+        self._upstream = (host, int(port))
+        self._limit = limit
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.cuts = 0
+
+    def __enter__(self) -> CuttingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            upstream = socket.create_connection(self._upstream, timeout=10)
+            threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
+            threading.Thread(
+                target=self._pump, args=(upstream, client, self._limit), daemon=True
+            ).start()
+
+    def _pump(self, src: Any, dst: Any, limit: int | None) -> None:
+        sent = 0
+        try:
+            while chunk := src.recv(4096):
+                if limit is not None and sent + len(chunk) > limit:
+                    dst.sendall(chunk[: limit - sent])
+                    self.cuts += 1
+                    break
+                dst.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.close()

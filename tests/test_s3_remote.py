@@ -5,8 +5,9 @@ as a team's would for MinIO or R2, and is committed: it carries no secret. Crede
 only from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``. ``mlgate`` runs as a subprocess,
 so DVC's own S3 support (dvc-s3, s3fs, botocore) does every transfer.
 
-Faults: a wrong secret, a missing bucket and a server that is gone each give exit 2 and one
-line that never shows the secret, with the branch and the pointer as they were.
+Faults: a wrong secret, a missing bucket, a server that is gone and one that stops
+mid-transfer (a proxy cuts every answer after 8 KiB) each give exit 2 and one line that
+never shows the secret, with the branch and the pointer as they were.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, mlgate, run
-from tests.s3_support import Credentials, S3Server
+from tests.s3_support import Credentials, CuttingProxy, S3Server
 from tests.test_release_e2e import POINTER, _new_version, _pointer, _setup
 
 pytestmark = pytest.mark.slow
@@ -181,6 +182,17 @@ def test_faults_wrong_secret_missing_bucket_server_gone(
         )
         assert mlgate("status", "--json", cwd=proj, env=env).returncode == 0
     refused_everywhere(env, creds.secret_access_key, "127.0.0.1")
+    (proj / ".dvc" / "config.local").unlink()
+
+    # A server that stops mid-transfer: every answer is cut after 8 KiB (the model is ~34 KB).
+    with CuttingProxy(server.url, limit=8192) as proxy:
+        run(
+            ["dvc", "remote", "modify", "--local", "s3", "endpointurl", proxy.url],
+            cwd=proj,
+            env=env,
+        )
+        refused_everywhere(env, creds.secret_access_key, "part-way", "cannot be read", "failed")
+        assert proxy.cuts > 0
     (proj / ".dvc" / "config.local").unlink()
 
     ok = mlgate("release", "v1.2.0", cwd=proj, env=env)  # the real server: all is well again
