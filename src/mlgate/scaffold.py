@@ -12,6 +12,7 @@ user's ``requirements.txt`` lines are never touched (mlgate is appended to the l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -50,6 +51,10 @@ WORKFLOWS = (
     "ct.yml",
 )
 CT_WORKFLOW = "ct.yml"
+#: What ``init --gitlab`` writes instead of the workflows (template ``gitlab-ci.yml``).
+GITLAB_CI_FILE = ".gitlab-ci.yml"
+#: The image digest placeholder of the GitLab template (``init`` warns until it is replaced).
+IMAGE_DIGEST_PLACEHOLDER = "sha256:PYTHON_IMAGE_DIGEST"
 DEPLOY_README = "deploy/README.md"
 DVC_CONFIG = ".dvc/config"
 
@@ -131,6 +136,7 @@ def init_project(
     dry_run: bool = False,
     mlgate: str = MLGATE_FROM_GIT,
     environ: Mapping[str, str] | None = None,
+    gitlab: bool = False,
 ) -> InitResult:
     """Read the git + DVC repository containing ``start``, then scaffold mlgate into it.
 
@@ -139,6 +145,7 @@ def init_project(
     ``ct`` writes ``ct.yml`` even without a ``ct:`` section; ``dry_run`` writes nothing.
     ``mlgate`` is the requirement line that installs mlgate in the workflows (default: from
     its git repository, with placeholders to fill; e.g. ``mlgate==0.2.0`` from an index).
+    ``gitlab`` writes ``.gitlab-ci.yml`` (GitLab CI) instead of ``.github/workflows``.
     """
     repo = Repo.find(start, env=environ)
     root = repo.root
@@ -146,7 +153,17 @@ def init_project(
         raise ConfigError(f"{root}: not a DVC project (no .dvc/); run `dvc init` first")
     found = survey(repo)
     warnings = _what_is_missing(found, ct=ct)
-    steps = _workflows(root, found, ct=ct, force=force)
+    if gitlab:
+        steps = _pipeline_files(root, {GITLAB_CI_FILE: template_text("gitlab-ci.yml")}, force)
+        current = root / GITLAB_CI_FILE
+        kept = current.is_file() and steps[0].write is None
+        if not kept or IMAGE_DIGEST_PLACEHOLDER in current.read_text(encoding="utf-8"):
+            warnings.append(
+                f"{GITLAB_CI_FILE}: replace {IMAGE_DIGEST_PLACEHOLDER} with the digest of the "
+                "python image you trust (every image is pinned by digest)"
+            )
+    else:
+        steps = _workflows(root, found, ct=ct, force=force)
     steps.append(_deploy_readme(root))
     steps.append(_requirements(root, found, warnings, mlgate))
     steps.append(_gate_policy(root, found))
@@ -212,11 +229,17 @@ def _what_is_missing(s: Survey, *, ct: bool) -> list[str]:
 def _workflows(root: Path, s: Survey, *, ct: bool, force: bool) -> list[_Step]:
     wanted = ct or s.has_ct or (root / WORKFLOWS_DIR / CT_WORKFLOW).is_file()
     names = tuple(n for n in WORKFLOWS if n != CT_WORKFLOW or wanted)
-    planned = workflow_templates(names)
+    return _pipeline_files(root, workflow_templates(names), force)
+
+
+def _pipeline_files(root: Path, planned: Mapping[str, str], force: bool) -> list[_Step]:
+    """Write each of ``planned`` (path -> text) unless it is there, refusing to overwrite
+    a changed one without ``force``."""
     conflicts = [
         path
         for path, text in planned.items()
-        if (root / path).is_file() and (root / path).read_text(encoding="utf-8") != text
+        if (root / path).is_file()
+        and _digest_free((root / path).read_text(encoding="utf-8")) != _digest_free(text)
     ]
     if conflicts and not force:
         listed = ", ".join(conflicts)
@@ -233,6 +256,12 @@ def _workflows(root: Path, s: Survey, *, ct: bool, force: bool) -> list[_Step]:
         action = Action.OVERWRITTEN if path in conflicts else Action.CREATED
         steps.append(_Step(FileAction(path, action), _writer(target, text)))
     return steps
+
+
+def _digest_free(text: str) -> str:
+    """``text`` with image digests replaced by the placeholder: filling in the digest is the
+    one change to ``.gitlab-ci.yml`` that ``init`` expects, not a conflict."""
+    return re.sub(r"@sha256:[0-9a-f]{64}\b", "@" + IMAGE_DIGEST_PLACEHOLDER, text)
 
 
 def _writer(target: Path, text: str) -> Callable[[], None]:

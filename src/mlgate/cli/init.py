@@ -25,6 +25,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="print what would be written; write nothing"
     )
     parser.add_argument(
+        "--gitlab",
+        action="store_true",
+        help="write .gitlab-ci.yml (GitLab CI) instead of the GitHub Actions workflows",
+    )
+    parser.add_argument(
         "--mlgate",
         default=None,
         metavar="REQUIREMENT",
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         ct=args.ct,
         dry_run=args.dry_run,
         mlgate=args.mlgate or MLGATE_FROM_GIT,
+        gitlab=args.gitlab,
     )
     out = sys.stdout
     for line in result.found:
@@ -68,6 +74,12 @@ def run(args: argparse.Namespace) -> int:
         out.write("dry run: nothing written\n")
     elif not result.wrote:
         out.write("nothing to write: mlgate's files are in place\n")
+    elif args.gitlab:
+        out.write(
+            "next: fill in the image digest, add the CI/CD variables GITLAB_TOKEN and "
+            "MLGATE_PUSH_TOKEN (see the comments at the top of .gitlab-ci.yml), protect the "
+            "tags v* and *@v*, commit these files and open a merge request\n"
+        )
     else:
         out.write(
             "next: commit these files, create a `production` environment in the repository's "
