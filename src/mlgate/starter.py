@@ -70,7 +70,7 @@ def new_project(
     repo = Repo(root, environ)
     repo.run("init", "-q", "-b", "main")
     _dvc_init(root)
-    write_reference(root, with_library=False)  # after dvc init: its config and ignores win
+    write_reference(root, with_library=False)  # its .dvc/config and .dvcignore replace dvc init's
     planned = {
         "dvc.yaml": new_dvc_yaml((root / "dvc.yaml").read_text(encoding="utf-8")),
         REQUIREMENTS_FILE: requirements_text(
