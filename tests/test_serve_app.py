@@ -150,6 +150,57 @@ def test_version_and_metrics_show_a_rejected_candidate(
     assert 'endpoint="other",status="404"' in text
 
 
+def test_a_client_gone_mid_body_is_not_an_error(
+    server: tuple[str, ServingState, ServeMetrics],
+) -> None:
+    import socket
+    import time
+
+    url, state, metrics = server
+    state.current = served("v1.0.0")
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b'content-length: 1000\r\n\r\n{"rows": [{"mean_radius": 1'
+        )
+        time.sleep(0.2)  # the handler is reading the body when the client goes away
+    samples = "mlgate_http_requests_total"
+    deadline = time.monotonic() + 5
+    while (
+        metrics.registry.get_sample_value(samples, {"endpoint": "/predict", "status": "499"}) != 1
+    ):
+        assert time.monotonic() < deadline, metrics.render().decode()
+        time.sleep(0.02)
+    text = metrics.render().decode()
+    assert "mlgate_http_errors_total{" not in text  # neither a 500 nor a 499 counts as one
+    with httpx.Client(base_url=url) as client:  # and the server carries on
+        assert client.post("/predict", json={"rows": [example_row()]}).status_code == 200
+
+
+def test_version_shows_no_paths_unless_asked() -> None:
+    state, metrics = ServingState(), ServeMetrics()
+    message = (
+        "v2: object 12ab not in DVC remote /srv/data/remote; "
+        "/home/me/.cache/mlgate/serve/models/abc.skops: sha256 is 0, s3://bucket/key/12ab"
+    )
+    state.last_result = state.last_rejection = ReconcileResult(
+        datetime(2026, 1, 1, tzinfo=UTC), "rejected", reason="missing_object", message=message
+    )
+    app = create_app(state=state, metrics=metrics, max_rows=5)
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        shown = client.get("/version").json()["last_rejected"]["message"]
+        ready = client.get("/readyz").json()
+    assert shown == (
+        "v2: object 12ab not in DVC remote .../remote; .../abc.skops: sha256 is 0, <url>"
+    )
+    assert "/srv" not in json.dumps(ready) and "last reconcile: missing_object" in ready["reason"]
+    app = create_app(state=state, metrics=metrics, max_rows=5, debug_info=True)
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/version").json()["last_rejected"]["message"] == message
+        assert client.get("/readyz").json()["last_reconcile"]["message"] == message
+
+
 class SlowModel:
     """Wraps a model; ``predict_proba`` waits on an event (an in-flight request)."""
 

@@ -225,6 +225,49 @@ def test_a_project_can_trust_more_types_in_a_reviewed_file(
     assert result.reason == "untrusted_type" and f"{TRUSTED_TYPES_FILE}:1" in result.message
 
 
+def test_an_unusable_cache_dir_is_a_one_line_reason_and_not_ready(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    source, lines = FakeSource(), []
+    rec = Reconciler(
+        source=source,
+        state=ServingState(),
+        metrics=ServeMetrics(),
+        prober=InProcessProber(),
+        cache_dir=blocker / "cache",
+        log=lines.append,
+    )
+    source.release(model_bytes(1.0), "v1.0.0")
+    result = rec.reconcile()
+    assert (result.outcome, result.reason) == ("error", "cache_error")
+    assert f"cache dir {blocker / 'cache'}: Not a directory" in result.message
+    assert "--cache-dir" in result.message
+    assert rec.state.current is None and rec.state.last_result is result
+    assert len(lines) == 1 and "\n" not in lines[0] and "cache_error" in lines[0]
+    blocker.unlink()  # the folder becomes usable (a volume mounted late): served next pass
+    assert rec.reconcile().outcome == "swapped"
+
+
+def test_a_full_disk_while_fetching_keeps_the_old_model(
+    world: tuple[FakeSource, Reconciler, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    source, rec, _ = world
+    source.release(model_bytes(1.0), "v1.0.0")
+    rec.reconcile()
+
+    def full(*_args: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device", "/cache/models/x.skops")
+
+    monkeypatch.setattr(source, "fetch_model", full)
+    source.release(model_bytes(0.5), "v1.1.0")
+    result = rec.reconcile()
+    assert (result.outcome, result.reason) == ("error", "cache_error")
+    assert "No space left on device (/cache/models/x.skops)" in result.message
+    assert rec.state.current is not None and rec.state.current.version == "v1.0.0"
+
+
 def test_malformed_pointer_is_rejected_naming_the_field(
     world: tuple[FakeSource, Reconciler, Clock],
 ) -> None:

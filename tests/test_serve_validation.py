@@ -91,6 +91,16 @@ def test_malformed_bodies_are_422(body: str) -> None:
     assert rejected(body).status == 422
 
 
+def test_integers_past_the_digit_limit_and_float_range_are_422() -> None:
+    huge = "9" * 5000  # Python refuses to convert more than 4,300 digits: a ValueError
+    err = rejected(f'{{"rows": [{{"a": {huge}, "b": 2, "c": 3}}]}}')
+    assert err.status == 422 and "too many digits" in err.detail["error"]
+    err = rejected(f'{{"rows": [{{"a": NaN, "b": {huge}, "c": 3}}]}}')  # both at once
+    assert err.status == 422
+    err = rejected(f'{{"rows": [{{"a": {"9" * 400}, "b": 2, "c": 3}}]}}')  # past 1.8e308
+    assert (err.status, err.detail["column"]) == (422, "a")
+
+
 def test_too_many_rows_is_413() -> None:
     row = {"a": 1, "b": 2, "c": 3}
     err = rejected(json.dumps({"rows": [row] * 11}), max_rows=10)

@@ -83,6 +83,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="wait before retrying a rejected pointer commit, doubling up to 10 min (default: 30)",
     )
+    parser.add_argument(
+        "--debug-info",
+        action="store_true",
+        help="show filesystem paths and URLs in /version and /readyz (hidden by default: "
+        "any caller can read them)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,5 +111,6 @@ def run(args: argparse.Namespace) -> int:
             max_rows=args.max_rows,
             backoff=args.backoff,
             pointer=pointer_path(args.model),
+            debug_info=args.debug_info,
         )
     )

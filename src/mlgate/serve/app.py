@@ -21,12 +21,12 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mlgate.serve.metrics import CONTENT_TYPE, ServeMetrics
+from mlgate.serve.metrics import CLIENT_CLOSED, CONTENT_TYPE, ServeMetrics
 from mlgate.serve.state import ServingState
 from mlgate.serve.validation import InvalidRequest, parse_body, validate_rows
 
@@ -92,9 +92,15 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    *, state: ServingState, metrics: ServeMetrics, max_rows: int, max_body_bytes: int | None = None
+    *,
+    state: ServingState,
+    metrics: ServeMetrics,
+    max_rows: int,
+    max_body_bytes: int | None = None,
+    debug_info: bool = False,
 ) -> Starlette:
-    """The server's ASGI app over ``state`` (swapped by the reconciler)."""
+    """The server's ASGI app over ``state`` (swapped by the reconciler); ``debug_info``
+    lets ``/version`` and ``/readyz`` show filesystem paths and URLs in messages."""
     import numpy as np
 
     body_limit = max_body_bytes or max(65536, max_rows * 8192)
@@ -106,18 +112,21 @@ def create_app(
         served = state.current
         if served is None:
             last = state.last_result
+            reason = "no verified model loaded yet"
+            if last is not None and last.reason:
+                reason += f"; last reconcile: {last.reason}"
             return _json(
                 {
                     "ready": False,
-                    "reason": "no verified model loaded yet",
-                    "last_reconcile": last.to_json() if last else None,
+                    "reason": reason,
+                    "last_reconcile": last.to_json(debug=debug_info) if last else None,
                 },
                 503,
             )
         return _json({"ready": True, "version": served.version})
 
     async def version(_request: Request) -> Response:
-        return _json(state.version_json())
+        return _json(state.version_json(debug=debug_info))
 
     async def prometheus(_request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
@@ -133,6 +142,8 @@ def create_app(
             )
         except InvalidRequest as exc:
             return _json(exc.detail, exc.status)
+        except ClientDisconnect:  # gone mid-body: nobody to answer, nothing went wrong here
+            return Response(status_code=CLIENT_CLOSED)
         try:
             proba = served.model.predict_proba(frame)
         except ValueError as exc:  # e.g. a null the schema allows but the model cannot take

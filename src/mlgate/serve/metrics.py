@@ -19,6 +19,10 @@ BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+#: The status recorded for a client that went away before its request was read (nginx's
+#: convention): counted in ``mlgate_http_requests_total``, not as an error.
+CLIENT_CLOSED = 499
+
 
 class ServeMetrics:
     """Every metric ``mlgate serve`` exports."""
@@ -73,7 +77,7 @@ class ServeMetrics:
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         code = str(status)
         self.requests.labels(endpoint, code).inc()
-        if status >= 400:
+        if status >= 400 and status != CLIENT_CLOSED:
             self.errors.labels(endpoint, code).inc()
         self.latency.labels(endpoint).observe(seconds)
 

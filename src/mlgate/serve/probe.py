@@ -20,6 +20,7 @@ REASONS = (
     "no_release",
     "bad_pointer",
     "git_error",
+    "cache_error",
     "missing_object",
     "hash_mismatch",
     "remote_error",

@@ -65,8 +65,11 @@ class _Failure:
 
 
 def classify_remote_error(message: str) -> str:
-    """``missing_object``, ``hash_mismatch`` (found, wrong bytes) or ``remote_error``."""
+    """``missing_object``, ``hash_mismatch`` (found, wrong bytes), ``cache_error`` (the local
+    disk is full) or ``remote_error``."""
     lowered = message.lower()
+    if "no space left" in lowered:
+        return "cache_error"
     if "not in dvc remote" in lowered or "not in the remote" in lowered:
         return "missing_object"
     if any(w in lowered for w in ("verification", "mismatch", "corrupt", "truncated")):
@@ -138,6 +141,7 @@ class Reconciler:
         self.state = state
         self.metrics = metrics
         self.prober = prober
+        self.cache_dir = cache_dir
         self.models = cache_dir / "models"
         self.schemas = cache_dir / "schemas"
         self.base_backoff = base_backoff
@@ -152,7 +156,13 @@ class Reconciler:
         """One pass; never raises for a bad candidate or an unreachable repository."""
         started = time.monotonic()
         with self._lock:
-            result = self._pass(force)
+            try:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                result = self._pass(force)
+            except OSError as exc:  # cannot create the cache, a full disk, a read-only mount
+                result = ReconcileResult(
+                    self.clock(), "error", reason="cache_error", message=self.cache_message(exc)
+                )
         took = time.monotonic() - started
         self.state.last_result = result
         self.metrics.reconciles.labels(result.outcome).inc()
@@ -164,6 +174,15 @@ class Reconciler:
                 f"in {took:.2f} s{detail}"
             )
         return result
+
+    def cache_message(self, exc: OSError) -> str:
+        """One line for an unusable cache folder, with the fix."""
+        what = exc.strerror or type(exc).__name__
+        where = f" ({exc.filename})" if exc.filename else ""
+        return (
+            f"cache dir {self.cache_dir}: {what}{where}; free some space, or pass --cache-dir "
+            "a writable folder"
+        )
 
     def _pass(self, force: bool) -> ReconcileResult:
         from mlgate.deploy.pointer import parse_pointer

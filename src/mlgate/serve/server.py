@@ -33,6 +33,7 @@ class ServeOptions:
     backoff: float = 30.0
     drain_timeout: float = 30.0
     pointer: str = "deploy/production.yaml"  # a model's pointer (several models: --model)
+    debug_info: bool = False  # filesystem paths and URLs in /version and /readyz messages
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
@@ -73,6 +74,13 @@ def serve(
         if not Path(url, "HEAD").is_file():  # not a bare repository: find its top level
             url = str(Repo.find(url, env=environ).root)
     cache = options.cache_dir or default_cache_dir(environ)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # serve anyway: unready, and retried every pass (a late mount)
+        log(
+            f"cache dir {cache}: {exc.strerror or exc}; pass --cache-dir a writable folder "
+            "(not ready until it is usable; /readyz says why)"
+        )
 
     # Start-up is CPU-bound: importing scikit-learn and skops is most of it. They are imported
     # once, here, and the probe host is forked from this process while it is still one
@@ -113,7 +121,9 @@ def serve(
 
     from mlgate.serve.app import create_app
 
-    app = create_app(state=state, metrics=metrics, max_rows=options.max_rows)
+    app = create_app(
+        state=state, metrics=metrics, max_rows=options.max_rows, debug_info=options.debug_info
+    )
     config = uvicorn.Config(
         app,
         host=options.host,

@@ -7,11 +7,22 @@ one assignment (atomic in CPython), so no reader ever sees a new model with an o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from mlgate.serve.validation import RequestSchema
+
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
+_PATH = re.compile(r"(?<![\w.:/~])(?:~|\.{1,2})?/[^\s'\"(),;:]+")
+
+
+def redact_paths(text: str) -> str:
+    """``text`` without filesystem paths or URLs (a cache folder, a remote's object path):
+    a path keeps only its last component (``.../abc.skops``), a URL becomes ``<url>``."""
+    text = _URL.sub("<url>", text)
+    return _PATH.sub(lambda m: ".../" + m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,8 @@ class ReconcileResult:
     message: str = ""
     retry_at: datetime | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, debug: bool = True) -> dict[str, Any]:
+        """As JSON; without ``debug`` the message names no filesystem path or URL."""
         out: dict[str, Any] = {
             "at": self.at.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "outcome": self.outcome,
@@ -59,6 +71,8 @@ class ReconcileResult:
         for key in ("commit", "version", "reason", "message"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
+        if not debug and self.message:
+            out["message"] = redact_paths(self.message)
         if self.retry_at is not None:
             out["retry_at"] = self.retry_at.isoformat(timespec="seconds").replace("+00:00", "Z")
         return out
@@ -72,10 +86,13 @@ class ServingState:
         self.last_result: ReconcileResult | None = None
         self.last_rejection: ReconcileResult | None = None
 
-    def version_json(self) -> dict[str, Any]:
+    def version_json(self, *, debug: bool = False) -> dict[str, Any]:
+        """What ``/version`` shows; filesystem paths and URLs only with ``debug``
+        (``--debug-info``): any caller can read it."""
         served = self.current
         out: dict[str, Any] = served.describe() if served is not None else {"version": None}
         out["ready"] = served is not None
-        out["last_reconcile"] = self.last_result.to_json() if self.last_result else None
-        out["last_rejected"] = self.last_rejection.to_json() if self.last_rejection else None
+        last, rejected = self.last_result, self.last_rejection
+        out["last_reconcile"] = last.to_json(debug=debug) if last else None
+        out["last_rejected"] = rejected.to_json(debug=debug) if rejected else None
         return out

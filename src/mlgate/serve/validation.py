@@ -121,9 +121,13 @@ def parse_body(body: bytes) -> Any:
     except InvalidRequest as exc:
         try:
             located = _locate(body, exc)
-        except RecursionError:  # nested too deeply to search: the message alone
+        except (RecursionError, ValueError):  # too deep, or a huge integer: the message alone
             located = exc
         raise located from None
+    except ValueError as exc:  # an integer literal past Python's 4,300-digit conversion limit
+        raise InvalidRequest(
+            422, "a number in the body has too many digits (the limit is 4300)"
+        ) from exc
 
 
 class _Literal(float):
