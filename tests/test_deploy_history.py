@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,11 +26,19 @@ A, B, C = "a" * 40, "b" * 40, "c" * 40
 BLOB1, BLOB2 = "1" * 40, "2" * 40
 
 
+def _model(n: int) -> bytes:
+    """The bytes of model ``n``: the pointers name their real md5, sha256 and size, since
+    rollback reads the object back from the remote and checks all three."""
+    return f"model number {n}\n".encode()
+
+
 def _pointer(version: str, n: int) -> Pointer:
+    data = _model(n)
+    md5 = hashlib.md5(data).hexdigest()
     return Pointer(
         version=version,
         commit=f"{n:040x}",
-        model=ModelRef("models/model.skops", f"{n:032x}", f"{n:064x}", 10 + n),
+        model=ModelRef("models/model.skops", md5, hashlib.sha256(data).hexdigest(), len(data)),
         metrics={"f1": 0.9 + n / 100},
         released_at=datetime(2026, 1, n, tzinfo=UTC),
     )
@@ -228,7 +237,7 @@ def deployed(tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatc
         p = _pointer(version, n)
         obj = tmp_path / "store" / "files" / "md5" / p.model.md5[:2] / p.model.md5[2:]
         obj.parent.mkdir(parents=True, exist_ok=True)
-        obj.write_bytes(b"x" * p.model.size)
+        obj.write_bytes(_model(n))
         _commit_pointer(repo, env, p, f"deploy: {version}")
     return repo
 
@@ -334,3 +343,21 @@ def test_status_and_markdown(deployed: Path, env: dict[str, str]) -> None:
     assert doc["workspace"]["differs_from_live"] is True and doc["live"]["version"] == "v1.2.0"
     md = history_markdown(history(repo))
     assert md.splitlines()[4].startswith("| live | v1.2.0 | deploy |") and md.count("| v1.") == 3
+
+
+@pytest.mark.parametrize("remote", [None, "store"], ids=["folder", "through-dvc"])
+def test_rollback_refuses_a_same_size_corrupted_object(
+    deployed: Path, env: dict[str, str], tmp_path: Path, remote: str | None
+) -> None:
+    """An existence-and-size check passes here; reading the object back does not."""
+    repo = Repo(deployed, env)
+    head, before = repo.head(), (deployed / POINTER_PATH).read_bytes()
+    target = _pointer("v1.1.0", 2).model
+    obj = tmp_path / "store" / "files" / "md5" / target.md5[:2] / target.md5[2:]
+    obj.write_bytes(_model(2).replace(b"2", b"7"))  # same size, other bytes
+    with pytest.raises(RemoteError) as info:
+        rollback(repo, remote=remote)
+    message = str(info.value)
+    assert "refusing to roll back to v1.1.0" in message and target.sha256 in message
+    assert "'store'" in message and "does not match the pointer" in message
+    assert repo.head() == head and (deployed / POINTER_PATH).read_bytes() == before
