@@ -33,7 +33,7 @@ def forked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Prober]:
     # crafted tree reaches ``predict`` and crashes the worker, which is what these tests
     # need (the check itself is tested in test_ml_model_allow_list.py).
     monkeypatch.setattr(mlgate.ml.model, "check_structure", lambda _model, _source: None)
-    prober = Prober(timeout=20)
+    prober = Prober(timeout=60)  # generous: a replacement host is a fresh interpreter
     assert prober.fork_host()
     yield prober
     prober.close()
@@ -61,7 +61,7 @@ def test_forked_host_answers_and_survives_a_crash_and_a_hang(
     hung = forked.probe(str(fifo), "0" * 64, {})
     assert (hung.ok, hung.reason) == (False, "probe_timeout")
 
-    forked.timeout = 20
+    forked.timeout = 60
     again = forked.probe(*write(tmp_path / "good.skops", model_bytes(1.0)), {})
     assert again.ok
     assert forked._host is host  # one host all along: every probe was a forked worker

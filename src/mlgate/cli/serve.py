@@ -112,5 +112,6 @@ def run(args: argparse.Namespace) -> int:
             backoff=args.backoff,
             pointer=pointer_path(args.model),
             debug_info=args.debug_info,
+            model_name=args.model or "model",
         )
     )

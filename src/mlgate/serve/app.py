@@ -1,4 +1,5 @@
-"""The ASGI application: /predict, /healthz, /readyz, /version, /metrics.
+"""The ASGI application: /predict, /healthz, /readyz, /version, /metrics, and the Open
+Inference Protocol's /v2 routes (:mod:`mlgate.serve.v2`).
 
 Handlers are ``async`` and do their (sub-millisecond) numpy work inline: a thread hop per
 request would cost more than the prediction. Bodies are parsed by ``validation`` rather
@@ -31,6 +32,19 @@ from mlgate.serve.state import ServingState
 from mlgate.serve.validation import InvalidRequest, parse_body, validate_rows
 
 ENDPOINTS = frozenset({"/predict", "/healthz", "/readyz", "/version", "/metrics"})
+
+
+def _endpoint(path: str) -> str:
+    """The metrics label of ``path``: a route, never the raw path (see ``metrics``)."""
+    if path in ENDPOINTS:
+        return path
+    if path.startswith("/v2"):
+        from mlgate.serve.v2 import endpoint_label
+
+        return endpoint_label(path)
+    return "other"
+
+
 JSON = "application/json"
 
 
@@ -51,7 +65,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        endpoint = path if path in ENDPOINTS else "other"
+        endpoint = _endpoint(path)
         status = 500
         start = time.perf_counter()
 
@@ -98,10 +112,14 @@ def create_app(
     max_rows: int,
     max_body_bytes: int | None = None,
     debug_info: bool = False,
+    model_name: str = "model",
 ) -> Starlette:
     """The server's ASGI app over ``state`` (swapped by the reconciler); ``debug_info``
-    lets ``/version`` and ``/readyz`` show filesystem paths and URLs in messages."""
+    lets ``/version`` and ``/readyz`` show filesystem paths and URLs in messages;
+    ``model_name`` is the model's name in the Open Inference Protocol routes (``/v2``)."""
     import numpy as np
+
+    from mlgate.serve import v2
 
     body_limit = max_body_bytes or max(65536, max_rows * 8192)
 
@@ -167,6 +185,14 @@ def create_app(
             Route("/version", version, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Route("/predict", predict, methods=["POST"]),
+            *v2.routes(
+                state=state,
+                metrics=metrics,
+                max_rows=max_rows,
+                model_name=model_name,
+                read_body=lambda request: _read_body(request, body_limit),
+                respond=_json,
+            ),
         ],
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers={HTTPException: _http_error},

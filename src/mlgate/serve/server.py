@@ -34,6 +34,7 @@ class ServeOptions:
     drain_timeout: float = 30.0
     pointer: str = "deploy/production.yaml"  # a model's pointer (several models: --model)
     debug_info: bool = False  # filesystem paths and URLs in /version and /readyz messages
+    model_name: str = "model"  # the model's name in /v2/models/{name} (--model NAME, or "model")
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
@@ -122,7 +123,11 @@ def serve(
     from mlgate.serve.app import create_app
 
     app = create_app(
-        state=state, metrics=metrics, max_rows=options.max_rows, debug_info=options.debug_info
+        state=state,
+        metrics=metrics,
+        max_rows=options.max_rows,
+        debug_info=options.debug_info,
+        model_name=options.model_name,
     )
     config = uvicorn.Config(
         app,
