@@ -80,7 +80,7 @@ def test_a_skops_model_is_verified_and_scanned(tmp_path: Path, env: dict[str, st
 @pytest.mark.parametrize(
     ("make", "name", "said"),
     [
-        (lambda: pickle.dumps({"weights": [1, 2, 3]}), "model.pkl", "a pickle"),
+        (lambda: pickle.dumps({"weights": [1, 2, 3]}), "model.skops", "a pickle"),
         (lambda: b"just some text\n", "model.skops", "not a skops file"),
         (lambda: b"PK\x03\x04" + b"\x00" * 64, "model.skops", "not a readable skops"),
         (_skops_calling_system, "model.skops", "posix.system"),
@@ -104,3 +104,18 @@ def test_a_file_failing_the_scan_is_exit_2_and_nothing_is_left(
     assert "warning: --no-scan" in unchecked.stderr
     assert "not scanned (--no-scan)" in unchecked.stdout
     assert (out / name).read_bytes() == data  # size, md5 and sha256 still checked
+
+
+def test_a_model_in_another_format_is_moved_and_hash_checked_never_loaded(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """`model.pkl` declared under artifacts: (issue 13): verified bytes, no scan, no load."""
+    data = pickle.dumps({"weights": [1, 2, 3]})
+    repo = _released(tmp_path, env, data, "model.pkl")
+    out = tmp_path / "out"
+    pulled = mlgate("pull-model", "-o", str(out), cwd=repo, env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "not a skops file, so not scanned: mlgate moves it and never loads it" in pulled.stdout
+    assert (out / "model.pkl").read_bytes() == data
+    doc = json.loads(mlgate("pull-model", "--json", "-o", str(out), cwd=repo, env=env).stdout)
+    assert doc["scan"] is None and doc["verified"]["sha256"] == hashlib.sha256(data).hexdigest()

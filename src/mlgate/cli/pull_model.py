@@ -54,8 +54,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     ref = pulled.pointer.model
     checks = f"size {ref.size} bytes, md5 {ref.md5}, sha256 {ref.sha256}"
+    from mlgate.deploy.pull import is_skops
+
     scanned = (
-        "not scanned (--no-scan)"
+        (
+            "not scanned (--no-scan)"
+            if is_skops(ref.path)
+            else "not a skops file, so not scanned: mlgate moves it and never loads it"
+        )
         if pulled.scanned is None
         else f"skops allow-list scan passed ({len(pulled.scanned)} non-default types, "
         "nothing loaded)"

@@ -26,6 +26,11 @@ def pointer_for(repo: Repo, version: str | None = None, *, path: str = POINTER_P
     raise GitError(f"{version} was never deployed here; see `mlgate history`")
 
 
+def is_skops(path: str) -> bool:
+    """Whether a model path names a skops file (the one format mlgate loads and scans)."""
+    return path.lower().endswith(".skops")
+
+
 @dataclass(frozen=True)
 class Pulled:
     """What ``pull-model`` wrote and what it checked before writing it."""
@@ -57,12 +62,15 @@ def pull_model(
 ) -> Pulled:
     """Fetch the model of ``version`` (default: live) to ``out_dir/<file name>``, verified.
 
-    Size, md5 and sha256 are always checked against the pointer. With ``scan`` the file
-    must also be a skops archive whose types are all on mlgate's allow-list
-    (:func:`mlgate.ml.model.scan`, which reads the archive's schema and loads nothing); a
-    pickle, another format or an unlisted type is DataError, and nothing is written.
+    Size, md5 and sha256 are always checked against the pointer. A skops model (its path
+    ends in ``.skops``) is also scanned, unless ``scan`` is off: it must be a skops archive
+    whose types are all on mlgate's allow-list (:func:`mlgate.ml.model.scan`, which reads
+    the archive's schema and loads nothing); a pickle, another format or an unlisted type is
+    DataError, and nothing is written. A model in another format (``model.pkl``, ONNX, ...)
+    is moved and hash-checked only: mlgate never loads it (serve and CT load skops files).
     """
     pointer = pointer_for(repo, version, path=path)
+    scan = scan and is_skops(pointer.model.path)
     dest = Path(out_dir) / PurePosixPath(pointer.model.path).name
     found: list[str] = []
 
