@@ -34,7 +34,11 @@ EXACT_CELLS = 20_000_000
 
 @dataclass(frozen=True, eq=False)
 class Predictions:
-    """Per-row predictions of one revision (numpy arrays, one entry per eval row)."""
+    """Per-row predictions of one revision, one entry per eval row.
+
+    numpy arrays, except ``row_id`` as :func:`parse_predictions` returns it: a pyarrow
+    string column (aligned without numpy string copies); 0/1 labels may be ``int8``.
+    """
 
     row_id: Any
     y_true: Any
