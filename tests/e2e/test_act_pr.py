@@ -83,6 +83,8 @@ def test_fork_pr_report_goes_through_an_artifact_to_the_workflow_run_poster(
     assert "<!-- mlgate-report -->" in report.read_text()
 
     github_stub.read_only = False
+    # someone pasted the marker into their own comment: it must stay theirs, untouched
+    theirs = github_stub.add_comment(9, "<!-- mlgate-report -->\nall green, merge", user="eve")
     run_event = {
         "action": "completed",
         "workflow_run": {
@@ -100,6 +102,8 @@ def test_fork_pr_report_goes_through_an_artifact_to_the_workflow_run_poster(
     sandbox.git("checkout", "-q", "main")  # workflow_run runs the default branch's workflow
     post = sandbox.act("workflow_run", "pr-comment.yml", run_event, api_env=github_stub.env())
     assert post.returncode == 0, post.output[-6000:]
-    (comment,) = _mlgate_comments(github_stub, 9)
+    ours = [c for c in _mlgate_comments(github_stub, 9) if c["user"]["login"] != "eve"]
+    (comment,) = ours
     assert str(comment["body"]).strip() == report.read_text().strip()
+    assert theirs["body"] == "<!-- mlgate-report -->\nall green, merge"
     assert (sandbox.artifacts / "download-run-id").read_text().strip() == "4242"
