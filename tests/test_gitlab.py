@@ -340,3 +340,25 @@ def test_comment_command_with_only_the_job_token_is_one_line_exit_2(
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "CI_JOB_TOKEN cannot write merge request notes" in lines[0]
     assert gitlab_stub.job_token not in proc.stderr and not gitlab_stub.notes
+
+
+@pytest.mark.slow
+def test_ct_opens_a_merge_request(
+    reproduced_project: Path, tmp_path: Path, env: dict[str, str], gitlab_stub: GitLabStub
+) -> None:
+    """`mlgate ct` in GitLab CI (GITLAB_CI=true): the passing candidate's merge request."""
+    from tests.test_ct_e2e import _batch, _ct, _setup
+
+    proj = reproduced_project
+    _setup(proj, tmp_path, env)
+    env = {**env, **gitlab_stub.env()}
+    _batch(proj, "batch_001.csv", 0, 200)
+    code, out = _ct(proj, env)
+    assert (code, out["outcome"]) == (0, "pr_opened"), out["message"]
+    (mr,) = gitlab_stub.merge_requests
+    assert mr["source_branch"] == out["branch"] and mr["target_branch"] == "main"
+    assert "mlgate ct" in mr["description"] and "batch_001.csv" in mr["description"]
+    assert f"opened pull request #{mr['iid']}" in out["message"]
+    posts = [r for r in gitlab_stub.requests if r.method == "POST"]
+    assert [r.path for r in posts] == ["/api/v4/projects/42/merge_requests"]
+    assert posts[0].headers["private-token"] == gitlab_stub.token
