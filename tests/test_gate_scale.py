@@ -351,3 +351,15 @@ def test_rows_pair_by_row_id_whatever_the_order() -> None:
         np.testing.assert_array_equal(pair[0].y_score, pair[1].y_score)
     c = parse_predictions(text.replace("\n39,", "\n99,").encode(), "c")
     assert stats.align(a, c) is None
+
+
+def test_ids_from_a_file_pair_with_ids_from_numpy() -> None:
+    """Continuous training builds Predictions from numpy; the gate parses files: both pair."""
+    b = parse_predictions(b"row_id,y_true,y_pred,y_score\n2,1,1,0.9\n1,0,0,0.2\n", "b")
+    a = Predictions(
+        np.array(["1", "2"]), np.array([0.0, 1.0]), np.array([0, 1]), np.array([0.3, 0.8])
+    )
+    pair = stats.align(a, b)
+    assert pair is not None
+    assert pair[0].row_id.to_pylist() == pair[1].row_id.to_pylist() == ["1", "2"]
+    np.testing.assert_array_equal(pair[1].y_score, [0.2, 0.9])
