@@ -113,6 +113,17 @@ def test_a_local_non_bare_repo_is_followed_by_commits_and_is_its_own_dvc_project
     )
 
 
+def test_a_clone_left_half_done_by_a_killed_replica_is_removed(
+    work: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    source = RepoSource(url=str(work), ref=None, cache_dir=tmp_path / "cache", env=env)
+    stray = source.path.with_name(source.path.name + ".tmp4242")  # another replica's pid
+    (stray / ".git").mkdir(parents=True)
+    assert _version(source, source.poll()) == "v1.0.0"
+    assert not stray.exists()
+    assert sorted(p.name for p in source.path.parent.iterdir()) == [source.path.name]
+
+
 @pytest.mark.slow
 @pytest.mark.serial
 def test_mlgate_serve_follows_ref_of_a_local_non_bare_repo(

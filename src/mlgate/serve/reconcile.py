@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlgate.errors import MlgateError
+from mlgate.serve.cachelock import CacheLocked, cache_lock
 from mlgate.serve.metrics import ServeMetrics
 from mlgate.serve.probe import ProbeResult, load_error_reason
 from mlgate.serve.state import ReconcileResult, Served, ServingState
@@ -133,6 +134,7 @@ class Reconciler:
         clock: Callable[[], datetime] = _now,
         log: Callable[[str], None] = lambda _msg: None,
         pointer: str | None = None,
+        lock_timeout: float = 600.0,
     ) -> None:
         from mlgate.models import SINGLE_POINTER
 
@@ -148,6 +150,8 @@ class Reconciler:
         self.max_backoff = max_backoff
         self.clock = clock
         self.log = log
+        self.lock_timeout = lock_timeout
+        self._said_shared = False
         self._failures: dict[str, _Failure] = {}
         self._lock = threading.Lock()
 
@@ -157,8 +161,9 @@ class Reconciler:
         started = time.monotonic()
         with self._lock:
             try:
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                result = self._pass(force)
+                # replicas sharing the folder take turns (see mlgate.serve.cachelock)
+                with cache_lock(self.cache_dir, timeout=self.lock_timeout, on_wait=self._shared):
+                    result = self._pass(force)
             except OSError as exc:  # cannot create the cache, a full disk, a read-only mount
                 result = ReconcileResult(
                     self.clock(), "error", reason="cache_error", message=self.cache_message(exc)
@@ -179,10 +184,20 @@ class Reconciler:
         """One line for an unusable cache folder, with the fix."""
         what = exc.strerror or type(exc).__name__
         where = f" ({exc.filename})" if exc.filename else ""
-        return (
-            f"cache dir {self.cache_dir}: {what}{where}; free some space, or pass --cache-dir "
-            "a writable folder"
+        fix = (
+            "give each replica its own --cache-dir, or stop the process holding it"
+            if isinstance(exc, CacheLocked)
+            else "free some space, or pass --cache-dir a writable folder"
         )
+        return f"cache dir {self.cache_dir}: {what}{where}; {fix}"
+
+    def _shared(self, holder: str) -> None:
+        if not self._said_shared:  # once: replicas on one folder collide now and then
+            self._said_shared = True
+            self.log(
+                f"cache dir {self.cache_dir} is shared with {holder}: reconcile passes take "
+                "turns (one writer at a time)"
+            )
 
     def _pass(self, force: bool) -> ReconcileResult:
         from mlgate.deploy.pointer import parse_pointer

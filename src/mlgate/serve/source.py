@@ -56,11 +56,13 @@ class RepoSource:
             if (self.path / ".git").is_dir():
                 self._repo = Repo(self.path, self.env)
             else:
-                tmp = self.path.with_name(self.path.name + f".tmp{os.getpid()}")
-                if tmp.exists():
-                    import shutil
+                import shutil
 
-                    shutil.rmtree(tmp)
+                # what a replica killed mid-clone left (the reconciler holds the cache
+                # folder's lock, so no other replica is cloning now)
+                for stray in self.path.parent.glob(self.path.name + ".tmp*"):
+                    shutil.rmtree(stray, ignore_errors=True)
+                tmp = self.path.with_name(self.path.name + f".tmp{os.getpid()}")
                 Repo.clone(self.url, tmp, self.env)
                 os.replace(tmp, self.path)  # a half-done clone is never taken for a clone
                 self._repo = Repo(self.path, self.env)
