@@ -139,7 +139,7 @@ def _model_path(s: Section) -> str:
         s.fail(
             "path",
             f"expected a plain relative path inside the repository such as "
-            f"models/model.skops, got {value!r}",
+            f"models/model.pkl, got {value!r}",
         )
     return value
 
