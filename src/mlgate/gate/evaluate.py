@@ -40,9 +40,14 @@ class Snapshot:
     declared: bool = True  # False: no metrics file declared at all (first adoption)
 
     def require(self, file: str, rule: str, metric: str) -> None:
-        """Refuse (exit 2) to judge ``rule`` when ``file`` is declared but could not be read."""
-        if file in self.errors:
-            raise DataError(f"gate.{rule} ({metric}) cannot be evaluated: {self.errors[file]}")
+        """Refuse (exit 2) to judge ``rule`` when ``file`` is declared but could not be read.
+
+        An unreadable declared folder (a cached output whose manifest is unavailable) counts
+        for every file in it: nothing says the rule's file is not there.
+        """
+        for path, message in self.errors.items():
+            if file == path or file.startswith(path.rstrip("/") + "/"):
+                raise DataError(f"gate.{rule} ({metric}) cannot be evaluated: {message}")
 
     def value(self, file: str, key: str) -> float | None:
         """The number at ``file``/``key``; None if absent; DataError if it is not a number."""
