@@ -18,7 +18,7 @@ from mlgate.errors import MlgateError
 from mlgate.gate.evaluate import Snapshot, evaluate_snapshots
 from mlgate.gate.policy import Policy, load_policy
 from mlgate.gate.result import GateResult
-from mlgate.gate.revisions import for_model, policy_files, snapshot_of
+from mlgate.gate.revisions import gate_data, policy_files, snapshot_of
 from mlgate.git import ExperimentRef, Repo
 from mlgate.metrics.cache import ParseCache
 from mlgate.metrics.diff import Change, diff_flat
@@ -85,12 +85,10 @@ class Ranking:
 
 
 def _policy(reader: RevisionReader, model: str | None) -> Policy:
-    from mlgate.config import Section, loads_yaml
+    from mlgate.config import Section
 
-    raw = reader.blob("params.yaml")
     source = reader.source("params.yaml")
-    doc = loads_yaml(raw, source) if raw is not None else None
-    gate = for_model(doc.get("gate") if isinstance(doc, dict) else None, model, source)
+    gate = gate_data(reader.blob("params.yaml"), source, model)
     return load_policy(Section(gate or {}, file=source, where="gate"))
 
 

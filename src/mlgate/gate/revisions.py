@@ -83,11 +83,15 @@ def snapshot_of(reader: RevisionReader, policy: Policy) -> Snapshot:
 
 def _gate_section(repo: Repo, rev: str, label: str, model: str | None = None) -> tuple[Any, str]:
     source = source_name(label, PARAMS_FILE)
-    raw = repo.show(rev, PARAMS_FILE)
+    return gate_data(repo.show(rev, PARAMS_FILE), source, model), source
+
+
+def gate_data(raw: bytes | None, source: str, model: str | None = None) -> Any:
+    """The ``gate:`` section (``model``'s, see :func:`for_model`) of params.yaml's bytes."""
     doc = loads_yaml(raw, source) if raw is not None else None
     if doc is not None and not isinstance(doc, dict):
         Section.root(doc, file=source)  # raises "expected a mapping"
-    return for_model((doc or {}).get("gate"), model, source), source
+    return for_model((doc or {}).get("gate"), model, source)
 
 
 def for_model(gate: Any, model: str | None, source: str) -> Any:
