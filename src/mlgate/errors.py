@@ -7,6 +7,8 @@ MlgateError                 a user-facing problem: exit code 2, one line, no tra
  +-- DataError              a data or metrics file cannot be read or is invalid
  |    +-- ObjectUnavailable an object of a DVC output is in neither the cache nor the remote
  +-- RemoteError            the DVC remote or an HTTP API failed
+      +-- RemoteObjectMissing   the remote has no object of that md5
+      +-- RemoteObjectCorrupt   the remote's object is not the bytes the pointer names
 
 A failed gate or a failed validation is a *result* (exit code 1), never an exception.
 Every message names the file, revision or key at fault and, where one exists, the fix.
@@ -56,3 +58,20 @@ class ObjectUnavailable(DataError):
 
 class RemoteError(MlgateError):
     """A remote (DVC storage, GitHub's API) failed or refused."""
+
+
+class RemoteObjectMissing(RemoteError):
+    """The DVC remote has no object ``md5`` (nothing was pushed, or it was deleted)."""
+
+    def __init__(self, message: str, *, md5: str) -> None:
+        super().__init__(message)
+        self.md5 = md5
+
+
+class RemoteObjectCorrupt(RemoteError):
+    """The remote's object ``md5`` holds other bytes than the pointer names (``expected``
+    sha256, ``got`` sha256; ``got`` is empty when only the size or md5 was compared)."""
+
+    def __init__(self, message: str, *, md5: str, expected: str, got: str = "") -> None:
+        super().__init__(message)
+        self.md5, self.expected, self.got = md5, expected, got

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from mlgate.errors import DataError, MlgateError, RemoteError
+from mlgate.errors import (
+    DataError,
+    MlgateError,
+    RemoteError,
+    RemoteObjectCorrupt,
+    RemoteObjectMissing,
+)
 from mlgate.fileio import atomic_open
 
 if TYPE_CHECKING:
@@ -204,9 +210,11 @@ def _verify_in_remote(name: str, odb: Any, *, md5: str, size: int, version: str)
         )
     digest = _remote_digest(name, odb, md5, version=version)
     if digest.md5 != md5 or digest.size != size:
-        raise RemoteError(
+        raise RemoteObjectCorrupt(
             f"{version}: the object md5 {md5} in remote {name!r} is corrupt (md5 {digest.md5}, "
-            f"{digest.size} bytes); {_replace_fix(odb, md5, name)}"
+            f"{digest.size} bytes); {_replace_fix(odb, md5, name)}",
+            md5=md5,
+            expected="",
         )
     return StoredModel(name, _url(odb, md5), digest)
 
@@ -226,9 +234,10 @@ def _remote_digest(name: str, odb: Any, md5: str, *, version: str) -> Digest:
         with odb.fs.open(odb.oid_to_path(md5), "rb") as handle:
             return digest_stream(handle)
     except FileNotFoundError as exc:
-        raise RemoteError(
+        raise RemoteObjectMissing(
             f"{version}: model md5 {md5} is not in DVC remote {name!r} ({_url(odb, md5)}); "
-            "push it from a clone that has it with `dvc push`"
+            "push it from a clone that has it with `dvc push`",
+            md5=md5,
         ) from exc
     except Exception as exc:  # fsspec backends raise their own types (botocore, aiohttp)
         raise RemoteError(
@@ -246,10 +255,13 @@ def _read_back(name: str, odb: Any, want: Digest, *, version: str) -> StoredMode
     """Read the remote copy of ``want.md5`` back; RemoteError unless size, md5 and sha256 match."""
     got = _remote_digest(name, odb, want.md5, version=version)
     if got != want:
-        raise RemoteError(
+        raise RemoteObjectCorrupt(
             f"{version}: the copy of model md5 {want.md5} in DVC remote {name!r} does not match "
             f"the pointer (sha256 {got.sha256}, {got.size} bytes; the pointer names sha256 "
-            f"{want.sha256}, {want.size} bytes); {_replace_fix(odb, want.md5, name)}"
+            f"{want.sha256}, {want.size} bytes); {_replace_fix(odb, want.md5, name)}",
+            md5=want.md5,
+            expected=want.sha256,
+            got=got.sha256,
         )
     return StoredModel(name, _url(odb, want.md5), got)
 
@@ -332,10 +344,11 @@ def fetch_model(
             try:
                 source = odb.fs.open(odb.oid_to_path(ref.md5), "rb")
             except FileNotFoundError as exc:
-                raise RemoteError(
+                raise RemoteObjectMissing(
                     f"{pointer.version}: model md5 {ref.md5} (sha256 {ref.sha256}) is not in DVC "
                     f"remote {name!r} ({_url(odb, ref.md5)}); push it from a clone that has it "
-                    "with `dvc push`"
+                    "with `dvc push`",
+                    md5=ref.md5,
                 ) from exc
             except Exception as exc:  # fsspec backends raise their own types (botocore, aiohttp)
                 raise RemoteError(
@@ -390,11 +403,14 @@ def _write_verified(
         tee = _Tee(sink) if inspect is not None else None
         got = digest_stream(source, tee if tee is not None else sink)
         if (got.size, got.md5, got.sha256) != (ref.size, ref.md5, ref.sha256):
-            raise RemoteError(
+            raise RemoteObjectCorrupt(
                 f"{pointer.version}: the model fetched from {where} fails "
                 f"verification: sha256 {got.sha256} ({got.size} bytes), the pointer names "
                 f"sha256 {ref.sha256} ({ref.size} bytes); the remote object md5 "
-                f"{ref.md5} is corrupt: push it again from a good cache"
+                f"{ref.md5} is corrupt: push it again from a good cache",
+                md5=ref.md5,
+                expected=ref.sha256,
+                got=got.sha256,
             )
         if inspect is not None and tee is not None:
             inspect(tee.getvalue())
