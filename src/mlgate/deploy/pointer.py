@@ -13,13 +13,30 @@ git history of this one file is the deployment log. It is validated on every rea
     metrics:                           # metrics/scores.json of the tagged commit, flattened
       accuracy: 0.987
     released_at: '2026-11-25T10:00:00Z'  # ISO 8601, UTC
+
+A model that is a directory (a DVC output whose ``dvc.lock`` md5 ends in ``.dir``, such as a
+HuggingFace-style folder) carries a manifest of every file; its ``sha256`` and ``size`` are
+then those of the manifest (:func:`manifest_sha256`) and the total of the files::
+
+    model:
+      path: models/bert
+      md5: 5c2e...1a.dir                 # DVC's .dir object (the listing), as dvc.lock records it
+      sha256: 77d0...                    # sha256 of the manifest lines "<sha256> <size> <path>"
+      size: 440473133                    # the files' total
+      files:                             # sorted by path, each checked on push, rollback and pull
+      - {path: config.json, md5: 0a1b..., sha256: 3c4d..., size: 570}
+      - {path: weights.bin, md5: 9f8e..., sha256: 7a6b..., size: 440473133}
+
+Pointers without ``files`` (one file) read as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,9 +57,11 @@ SEMVER_TAG = re.compile(
 )
 _SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
+_DIR_MD5 = re.compile(r"^[0-9a-f]{32}\.dir$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KEYS = ("version", "commit", "model", "metrics", "released_at")
-_MODEL_KEYS = ("path", "md5", "sha256", "size")
+_MODEL_KEYS = ("path", "md5", "sha256", "size", "files")
+_FILE_KEYS = ("path", "md5", "sha256", "size")
 
 
 def is_release_tag(name: str) -> bool:
@@ -51,13 +70,61 @@ def is_release_tag(name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class ModelFile:
+    """One file of a directory model: its path inside the directory and its hashes."""
+
+    path: str  # relative to the model's directory, POSIX
+    md5: str  # DVC's name for the object in the remote
+    sha256: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "md5": self.md5, "sha256": self.sha256, "size": self.size}
+
+
+def manifest_sha256(files: Sequence[ModelFile]) -> str:
+    """The sha256 naming a directory model: over one ``<sha256> <size> <path>\\n`` line per
+    file, sorted by path (what a reader can recompute from the manifest alone).
+
+    >>> manifest_sha256([]) == hashlib.sha256(b"").hexdigest()
+    True
+    """
+    lines = "".join(f"{f.sha256} {f.size} {f.path}\n" for f in sorted(files, key=_order))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _order(f: ModelFile) -> str:
+    return f.path
+
+
+@dataclass(frozen=True)
 class ModelRef:
-    """The model file a pointer names: its path in the repo and its hashes."""
+    """The model a pointer names: its path in the repo and its hashes.
+
+    A directory model (``md5`` ends in ``.dir``) also lists its ``files``; its ``sha256`` is
+    :func:`manifest_sha256` of them and its ``size`` their total.
+    """
 
     path: str
     md5: str
     sha256: str
     size: int
+    files: tuple[ModelFile, ...] = ()
+
+    @property
+    def is_dir(self) -> bool:
+        return self.md5.endswith(".dir")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "md5": self.md5,
+            "sha256": self.sha256,
+            "size": self.size,
+        }
+        if self.is_dir:
+            out["files"] = [f.to_dict() for f in self.files]
+        return out
 
 
 @dataclass(frozen=True)
@@ -75,12 +142,7 @@ class Pointer:
         return {
             "version": self.version,
             "commit": self.commit,
-            "model": {
-                "path": self.model.path,
-                "md5": self.model.md5,
-                "sha256": self.model.sha256,
-                "size": self.model.size,
-            },
+            "model": self.model.to_dict(),
             "metrics": dict(self.metrics),
             "released_at": format_time(self.released_at),
         }
@@ -123,7 +185,7 @@ def _time(s: Section, key: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _model_path(s: Section) -> str:
+def _model_path(s: Section, *, inside: str = "inside the repository") -> str:
     """A plain relative POSIX path inside the repository, as ``dvc.yaml`` names outputs."""
     value = _text(s, "path")
     parts = value.split("/")
@@ -138,8 +200,9 @@ def _model_path(s: Section) -> str:
     if not plain:
         s.fail(
             "path",
-            f"expected a plain relative path inside the repository such as "
-            f"models/model.pkl, got {value!r}",
+            f"expected a plain relative path {inside} such as "
+            f"{'models/model.pkl' if inside.endswith('repository') else 'config.json'}, "
+            f"got {value!r}",
         )
     return value
 
@@ -151,6 +214,69 @@ def _metrics(s: Section) -> dict[str, float]:
             s.fail(key, f"the metric name contains a control character: {key!r}")
         out[key] = s.number(key)
     return out
+
+
+def _files(model: Section) -> tuple[ModelFile, ...]:
+    """The manifest of a directory model, checked: sorted, unique paths, hashes well formed."""
+    files: list[ModelFile] = []
+    for entry in model.sections("files"):
+        entry.check_keys(_FILE_KEYS)
+        files.append(
+            ModelFile(
+                path=_model_path(entry, inside="inside the model's folder"),
+                md5=_pattern(entry, "md5", _MD5, "an md5 (32 hex digits)"),
+                sha256=_pattern(entry, "sha256", _SHA256, "a sha256 (64 hex digits)"),
+                size=entry.integer("size", min=0),
+            )
+        )
+    if not files:
+        model.fail("files", "a directory model lists at least one file")
+    paths = [f.path for f in files]
+    for i in range(1, len(paths)):
+        if paths[i] <= paths[i - 1]:
+            model.fail(
+                "files",
+                f"entries must be sorted by path without repeats ({paths[i - 1]!r} then "
+                f"{paths[i]!r}); `mlgate release` writes them so",
+            )
+        if paths[i].startswith(paths[i - 1] + "/"):
+            model.fail("files", f"{paths[i - 1]!r} is both a file and a folder")
+    return tuple(files)
+
+
+def _model_ref(model: Section) -> ModelRef:
+    path = _model_path(model)
+    md5 = _text(model, "md5")
+    if _DIR_MD5.fullmatch(md5):
+        if "files" not in model:
+            model.fail("files", "missing: a directory model (md5 ending in .dir) lists its files")
+        files = _files(model)
+        ref = ModelRef(
+            path=path,
+            md5=md5,
+            sha256=_pattern(model, "sha256", _SHA256, "a sha256 (64 hex digits)"),
+            size=model.integer("size", min=0),
+            files=files,
+        )
+        if ref.size != sum(f.size for f in files):
+            model.fail(
+                "size", f"{ref.size} is not the total of the files ({sum(f.size for f in files)})"
+            )
+        if ref.sha256 != manifest_sha256(files):
+            model.fail(
+                "sha256",
+                f"{ref.sha256} is not the sha256 of the manifest ({manifest_sha256(files)}): "
+                "the file list was edited",
+            )
+        return ref
+    if "files" in model:
+        model.fail("files", "only a directory model (md5 ending in .dir) lists files")
+    return ModelRef(
+        path=path,
+        md5=_pattern(model, "md5", _MD5, "an md5 (32 hex digits, or 32 then .dir for a folder)"),
+        sha256=_pattern(model, "sha256", _SHA256, "a sha256 (64 hex digits)"),
+        size=model.integer("size", min=0),
+    )
 
 
 def parse_pointer(text: bytes | str, source: str) -> Pointer:
@@ -177,12 +303,7 @@ def parse_pointer(text: bytes | str, source: str) -> Pointer:
     return Pointer(
         version=version,
         commit=_pattern(root, "commit", _SHA, "a full commit SHA (40 hex digits)"),
-        model=ModelRef(
-            path=_model_path(model),
-            md5=_pattern(model, "md5", _MD5, "an md5 (32 hex digits)"),
-            sha256=_pattern(model, "sha256", _SHA256, "a sha256 (64 hex digits)"),
-            size=model.integer("size", min=0),
-        ),
+        model=_model_ref(model),
         metrics=_metrics(metrics) if metrics is not None else {},
         released_at=_time(root, "released_at"),
     )
@@ -259,4 +380,33 @@ def example_pointer() -> Pointer:
         model=ModelRef(path="models/model.pkl", md5="0" * 32, sha256="0" * 64, size=0),
         metrics={"accuracy": 0.5},
         released_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def servable(pointer: Pointer) -> Pointer:
+    """The pointer as serving sees it: a directory model's one skops file, as a file pointer.
+
+    ``mlgate serve`` loads skops files only. A file model is returned as it is (the loader
+    judges its bytes); a directory model must hold exactly one ``.skops`` file, which is then
+    named as the model (its path, md5, sha256 and size from the manifest). Raises ConfigError
+    with one line otherwise.
+    """
+    ref = pointer.model
+    if not ref.is_dir:
+        return pointer
+    found = [f for f in ref.files if f.path.lower().endswith(".skops")]
+    if len(found) != 1:
+        what = "no .skops file" if not found else f"{len(found)} .skops files"
+        raise ConfigError(
+            f"{pointer.version}: the model {ref.path}/ is a folder with {what}; mlgate serve "
+            "serves only skops models: a folder must hold exactly one .skops file (write it "
+            "with `skops.io.dump(model, 'model.skops')`), or serve this model with its own "
+            "runtime and use mlgate for release, rollback and pull-model"
+        )
+    one = found[0]
+    return replace(
+        pointer,
+        model=ModelRef(
+            path=f"{ref.path}/{one.path}", md5=one.md5, sha256=one.sha256, size=one.size
+        ),
     )
