@@ -11,7 +11,7 @@ from mlgate.stage import run_stage
 def main() -> int:
     params = load_params()
     d = dataset.DataParams.from_section(params.section("data"))
-    t = model.TrainParams.from_section(params.section("train"))
+    t = model.TrainParams.from_section(params.section("train"), task=d.task)
     frame = dataset.read_table("data/prepared/train.parquet")
     features = dataset.feature_columns(frame, d)
     estimator = model.build_estimator(t).fit(frame[features], frame[d.target])
@@ -21,7 +21,8 @@ def main() -> int:
         {
             "n_train": len(frame),
             "n_features": len(features),
-            "train_accuracy": float(estimator.score(frame[features], frame[d.target])),
+            # accuracy for a classifier, R2 for a regressor (data.task)
+            model.TRAIN_SCORE[d.task]: float(estimator.score(frame[features], frame[d.target])),
         },
     )
     write_json("metrics/plots/importance.json", model.importances(estimator, features))

@@ -23,6 +23,21 @@ if TYPE_CHECKING:
 TARGET = "diagnosis"
 ROW_ID = "row_id"
 
+#: What ``data.task`` may say: the kind of label, which decides the estimators (train) and
+#: the metrics and predictions file (evaluate). Without the key a project is ``binary``.
+TASKS = ("binary", "regression")
+#: The regression reference's label: disease progression one year after baseline.
+REGRESSION_TARGET = "progression"
+#: scikit-learn's names for the diabetes blood serum measurements, and what they are.
+_DIABETES_COLUMNS = {
+    "s1": "tc",  # total serum cholesterol
+    "s2": "ldl",  # low-density lipoproteins
+    "s3": "hdl",  # high-density lipoproteins
+    "s4": "tch",  # total cholesterol / HDL
+    "s5": "ltg",  # log of serum triglycerides
+    "s6": "glu",  # blood sugar
+}
+
 
 def load_reference() -> pd.DataFrame:
     """The breast-cancer table with ``row_id`` first and ``diagnosis`` last."""
@@ -31,6 +46,17 @@ def load_reference() -> pd.DataFrame:
     bunch = load_breast_cancer(as_frame=True)
     frame = bunch.frame.rename(columns=lambda c: c.replace(" ", "_"))
     frame[TARGET] = 1 - frame.pop("target")  # sklearn: 0 = malignant; here 1 = malignant
+    frame.insert(0, ROW_ID, range(len(frame)))
+    return frame
+
+
+def load_regression_reference() -> pd.DataFrame:
+    """scikit-learn's diabetes table (442 rows, 10 features, unscaled, shipped with
+    scikit-learn): ``row_id`` first, ``progression`` (a number, 25 to 346) last."""
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True, scaled=False).frame.rename(columns=_DIABETES_COLUMNS)
+    frame[REGRESSION_TARGET] = frame.pop("target")
     frame.insert(0, ROW_ID, range(len(frame)))
     return frame
 
@@ -59,16 +85,18 @@ class DataParams:
     id_column: str
     eval_fraction: float
     split_seed: int
+    task: str = "binary"
 
     @classmethod
     def from_section(cls, s: Section) -> DataParams:
-        s.check_keys(["path", "target", "id_column", "eval_fraction", "split_seed"])
+        s.check_keys(["path", "target", "id_column", "eval_fraction", "split_seed", "task"])
         return cls(
             path=s.string("path"),
             target=s.string("target"),
             id_column=s.string("id_column"),
             eval_fraction=s.number("eval_fraction", min=0.05, max=0.95),
             split_seed=s.integer("split_seed"),
+            task=s.string("task", "binary", choices=TASKS),
         )
 
 

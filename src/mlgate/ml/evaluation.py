@@ -73,17 +73,25 @@ def slice_scores(
     """Scores per slice: ``{"mean_radius=[12,15)": {"n": 61, "accuracy": ...}}``."""
     out: dict[str, dict[str, float]] = {}
     y, p, s = (np.asarray(a, dtype=float) for a in (y, p, s))
+    for label, mask in slice_masks(frame, specs):
+        row: dict[str, float] = {"n": int(mask.sum())}
+        for name in ("accuracy", "precision", "recall", "f1"):
+            row[name] = float(scoring.FUNCTIONS[name](y[mask], p[mask], s[mask]))
+        out[label] = row
+    return out
+
+
+def slice_masks(
+    frame: pd.DataFrame, specs: tuple[SliceSpec, ...]
+) -> list[tuple[str, np.ndarray[Any, np.dtype[np.bool_]]]]:
+    """``(column=[lo,hi), rows in it)`` for every bin of every spec that has rows."""
+    out = []
     for spec in specs:
         values = frame[spec.column].to_numpy(dtype=float)
         for lo, hi in zip(spec.bins[:-1], spec.bins[1:], strict=True):
             mask = (values >= lo) & (values < hi)
-            n = int(mask.sum())
-            if n == 0:
-                continue
-            row: dict[str, float] = {"n": n}
-            for name in ("accuracy", "precision", "recall", "f1"):
-                row[name] = float(scoring.FUNCTIONS[name](y[mask], p[mask], s[mask]))
-            out[f"{spec.column}={_bin_label(lo, hi)}"] = row
+            if mask.any():
+                out.append((f"{spec.column}={_bin_label(lo, hi)}", mask))
     return out
 
 

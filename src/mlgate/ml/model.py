@@ -19,6 +19,14 @@ if TYPE_CHECKING:
     from mlgate.config import Section
 
 MODELS = ("logistic_regression", "random_forest", "gradient_boosting")
+#: The estimators of each ``data.task`` (``random_forest`` and ``gradient_boosting`` name the
+#: regressor of the same family when the task is ``regression``).
+MODELS_BY_TASK = {
+    "binary": MODELS,
+    "regression": ("ridge", "random_forest", "gradient_boosting"),
+}
+#: The training-set score ``metrics/train.json`` records (``estimator.score``), per task.
+TRAIN_SCORE = {"binary": "train_accuracy", "regression": "train_r2"}
 
 #: Every type a model file may contain. Reviewed by hand: add a type only after checking
 #: that loading it cannot run code. This list is enforced as it stands: skops' own defaults
@@ -38,6 +46,15 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.dummy.DummyClassifier",
     "sklearn.tree._classes.DecisionTreeClassifier",
     "sklearn.tree._classes.DecisionTreeRegressor",
+    # regression (data.task: regression): fitted arrays and the same kinds of loss objects
+    # as the classifiers' (no callables in their state); tests/test_ml_model_allow_list.py
+    "sklearn.linear_model._ridge.Ridge",
+    "sklearn.ensemble._forest.RandomForestRegressor",
+    "sklearn.ensemble._gb.GradientBoostingRegressor",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn._loss._loss.CyHalfSquaredError",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn.dummy.DummyRegressor",
     "sklearn.tree._tree.Tree",
     "numpy.random.mtrand.RandomState",
     "numpy.random._mt19937.MT19937",
@@ -106,21 +123,35 @@ class TrainParams:
     n_estimators: int = 200
     max_depth: int | None = None
     learning_rate: float = 0.1
+    alpha: float = 1.0
+    task: str = "binary"
 
     @classmethod
-    def from_section(cls, s: Section) -> TrainParams:
+    def from_section(cls, s: Section, *, task: str = "binary") -> TrainParams:
+        """``task``: ``data.task``, which decides the estimators ``model`` may name."""
         s.check_keys(
-            ["model", "random_state", "C", "max_iter", "n_estimators", "max_depth", "learning_rate"]
+            [
+                "model",
+                "random_state",
+                "C",
+                "max_iter",
+                "n_estimators",
+                "max_depth",
+                "learning_rate",
+                "alpha",
+            ]
         )
         depth = s.data.get("max_depth")
         return cls(
-            model=s.string("model", choices=MODELS),
+            model=s.string("model", choices=MODELS_BY_TASK[task]),
             random_state=s.integer("random_state"),
             C=s.number("C", 1.0, min=1e-12),
             max_iter=s.integer("max_iter", 1000, min=1),
             n_estimators=s.integer("n_estimators", 200, min=1),
             max_depth=None if depth is None else s.integer("max_depth", min=1),
             learning_rate=s.number("learning_rate", 0.1, min=1e-12),
+            alpha=s.number("alpha", 1.0, min=0),
+            task=task,
         )
 
 
@@ -130,7 +161,9 @@ def build_estimator(p: TrainParams) -> Pipeline:
     from sklearn.preprocessing import StandardScaler
 
     clf: Any
-    if p.model == "logistic_regression":
+    if p.task == "regression":
+        clf = _regressor(p)
+    elif p.model == "logistic_regression":
         from sklearn.linear_model import LogisticRegression
 
         clf = LogisticRegression(C=p.C, max_iter=p.max_iter, random_state=p.random_state)
@@ -155,6 +188,33 @@ def build_estimator(p: TrainParams) -> Pipeline:
     else:  # guarded by TrainParams.from_section; kept for direct callers
         raise ConfigError(f"train.model: unknown model {p.model!r}; use one of {', '.join(MODELS)}")
     return Pipeline([("scale", StandardScaler()), ("clf", clf)])
+
+
+def _regressor(p: TrainParams) -> Any:
+    if p.model == "ridge":
+        from sklearn.linear_model import Ridge
+
+        return Ridge(alpha=p.alpha, random_state=p.random_state)
+    if p.model == "random_forest":
+        from sklearn.ensemble import RandomForestRegressor
+
+        return RandomForestRegressor(
+            n_estimators=p.n_estimators,
+            max_depth=p.max_depth,
+            random_state=p.random_state,
+            n_jobs=1,
+        )
+    if p.model == "gradient_boosting":
+        from sklearn.ensemble import GradientBoostingRegressor
+
+        return GradientBoostingRegressor(
+            n_estimators=p.n_estimators,
+            max_depth=p.max_depth or 3,
+            learning_rate=p.learning_rate,
+            random_state=p.random_state,
+        )
+    models = ", ".join(MODELS_BY_TASK["regression"])
+    raise ConfigError(f"train.model: unknown regression model {p.model!r}; use one of {models}")
 
 
 def dumps(model: Any) -> bytes:
@@ -332,10 +392,12 @@ def load(path: str | os.PathLike[str]) -> Any:
 
 def importances(estimator: Any, features: list[str]) -> dict[str, list[dict[str, float | str]]]:
     """Feature importances (trees) or absolute coefficients (linear), as DVC bar-plot data."""
+    import numpy as np
+
     clf = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     if hasattr(clf, "feature_importances_"):
         values = list(clf.feature_importances_)
     else:
-        values = [abs(v) for v in clf.coef_[0]]
+        values = [abs(v) for v in np.ravel(clf.coef_)]  # (1, n) for a classifier, (n,) else
     rows = sorted(zip(features, values, strict=True), key=lambda fv: -fv[1])
     return {"importance": [{"feature": f, "importance": round(float(v), 6)} for f, v in rows]}
