@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from mlgate.ct.cycle import run_cycle
+    from mlgate.ct.result import CtOutcome
     from mlgate.git import Repo
 
     console = None
@@ -63,13 +64,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(dumps_json(result.to_json()))
         return result.exit_code
     assert console is not None
-    if result.gate is not None and result.outcome != "no_new_data":
+    if result.gate is not None and result.outcome != CtOutcome.NO_NEW_DATA:
         from mlgate.report.terminal import print_gate
 
         print_gate(result.gate)  # as `mlgate gate` prints it: a table, plain text into a pipe
     style = "red" if result.exit_code else "green"
     label = result.outcome.replace("_", " ")
-    if result.dry_run and result.outcome != "dry_run":
+    if result.dry_run and result.outcome != CtOutcome.DRY_RUN:
         label += " (dry run)"
     console.print(f"[bold {style}]{label}[/]: {escape(result.message)}", soft_wrap=True)
     return result.exit_code
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 def _actions(result: object, *, annotations: bool) -> None:
     """In GitHub Actions: the report in the step summary, outputs, annotations."""
     from mlgate.ci.actions import annotate, append_step_summary, in_actions, set_outputs
-    from mlgate.ct.cycle import CycleResult
+    from mlgate.ct.result import FAILING, CtOutcome, CycleResult
 
     assert isinstance(result, CycleResult)
     if not in_actions():
@@ -87,7 +88,7 @@ def _actions(result: object, *, annotations: bool) -> None:
     pr = result.pull_request or {}
     set_outputs(
         {
-            "outcome": result.outcome,
+            "outcome": result.outcome.value,
             "tag": result.tag or "",
             "branch": result.branch or "",
             "pr": str(pr.get("number") or ""),
@@ -95,7 +96,7 @@ def _actions(result: object, *, annotations: bool) -> None:
     )
     if not annotations:
         return
-    if result.outcome in ("invalid_data", "rejected"):
+    if result.outcome in FAILING:
         annotate("error", f"mlgate ct: {result.outcome}", result.message)
-    elif result.outcome == "rolled_back":
+    elif result.outcome == CtOutcome.ROLLED_BACK:
         annotate("warning", "mlgate ct: rolled back", result.message)

@@ -28,14 +28,15 @@ import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from mlgate.ct.batches import MANIFEST_PATH, list_batches, new_batches, read_batch, read_manifest
 from mlgate.ct.monitoring import MONITORING_PATH, Record, append, read_log, write_log
 from mlgate.ct.params import CtParams, require
+from mlgate.ct.result import BatchCheck, CtOutcome, CycleResult, GateSnapshots
 from mlgate.errors import DataError, GitError, MlgateError
 from mlgate.git import WORKTREE, Repo
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
     from mlgate.ci.forge import ForgeClient
     from mlgate.data.result import Thresholds
-    from mlgate.data.validate import ValidationResult
+    from mlgate.deploy.pointer import Pointer
     from mlgate.deploy.release import ReleaseResult
     from mlgate.deploy.rollback import RollbackResult
     from mlgate.gate import GateResult, Policy, Snapshot
@@ -52,11 +53,49 @@ if TYPE_CHECKING:
     from mlgate.ml.evaluation import EvaluateParams
     from mlgate.models import Model
 
-FAILING = ("invalid_data", "rejected")
 #: Gate checks that compare with the baseline: the post-deploy check rolls back only on these
 #: (an absolute floor that both models miss on a hard batch is no reason to switch models).
 REGRESSION_CHECKS = frozenset({"max_regression", "max_regression_rel", "slice_max_regression"})
 _SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+
+
+__all__ = [
+    "BatchCheck",
+    "Config",
+    "CtOutcome",
+    "CycleResult",
+    "branch_name",
+    "is_regression",
+    "next_patch",
+    "render",
+    "run_cycle",
+    "run_dvc",
+]
+
+
+class _Common(TypedDict, total=False):
+    """The evidence a cycle gathers step by step; every result after a step carries it."""
+
+    new_batches: tuple[str, ...]
+    held_out: str
+    held_out_rows: int
+    checks: tuple[BatchCheck, ...]
+    production: str
+    monitoring: Record
+    predecessor: str
+    post_deploy: GateResult
+    gate: GateResult
+    snapshots: GateSnapshots
+
+
+class _Fields(_Common, total=False):
+    """:class:`CycleResult`'s optional fields: the evidence and what the last step did."""
+
+    rollback: RollbackResult
+    release: ReleaseResult
+    pull_request: dict[str, Any]
+    branch: str
+    tag: str
 
 
 def _quiet(message: str) -> None:
@@ -122,129 +161,6 @@ def _example_model(repo: Repo) -> str:
     except MlgateError:
         return "my-model"
     return models[0].name if models else "my-model"
-
-
-@dataclass(frozen=True)
-class BatchCheck:
-    """The validation of one new batch (and a key overlap with the training data, if any)."""
-
-    name: str
-    result: ValidationResult
-    overlap: tuple[str, ...] = ()
-
-    @property
-    def passed(self) -> bool:
-        return self.result.passed and not self.overlap
-
-    def problems(self) -> list[str]:
-        """One line per violation: check, column, rows, message."""
-        out = [
-            f"{self.name}: {f.check} {f.column or ''}: {f.message}".replace("  ", " ")
-            for f in self.result.violations
-        ]
-        if self.overlap:
-            out.append(
-                f"{self.name}: duplicate row_id: {len(self.overlap)} keys are already in the "
-                f"training data (e.g. {', '.join(self.overlap[:5])})"
-            )
-        return out
-
-    def log_lines(self, *, most: int = 10) -> list[str]:
-        """The verdict, then each violation and warning by name (the first ``most``)."""
-        problems = [f"violation: {f.describe()}" for f in self.result.violations] + [
-            p.split(": ", 1)[1] for p in self.problems()[len(self.result.violations) :]
-        ]
-        warnings = [f"warning: {f.describe()}" for f in self.result.warnings]
-        counts = [
-            f"{n} {word}{'s' * (n != 1)}"
-            for n, word in ((len(problems), "problem"), (len(warnings), "warning"))
-            if n
-        ]
-        head = f"validate {self.name}: " + ("ok" if self.passed else "failed")
-        head += f" ({', '.join(counts)})" if counts else ""
-        details = [f"  {line}" for line in (*problems, *warnings)]
-        if len(details) > most:
-            left = len(details) - most
-            details = [*details[:most], f"  (+{left} more: `mlgate ct --report FILE` lists all)"]
-        return [head, *details]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "batch": self.name,
-            "passed": self.passed,
-            "problems": self.problems(),
-            "validation": self.result.to_metrics(),
-        }
-
-
-@dataclass(frozen=True)
-class CycleResult:
-    """What one cycle found and did; ``outcome`` is one of :data:`OUTCOMES`."""
-
-    outcome: str
-    mode: str
-    dry_run: bool
-    message: str
-    new_batches: tuple[str, ...] = ()
-    held_out: str | None = None
-    held_out_rows: int = 0
-    window: str = "all"
-    checks: tuple[BatchCheck, ...] = ()
-    production: str | None = None
-    monitoring: Record | None = None
-    predecessor: str | None = None
-    post_deploy: GateResult | None = None
-    gate: GateResult | None = None
-    rollback: RollbackResult | None = None
-    release: ReleaseResult | None = None
-    pull_request: dict[str, Any] | None = None
-    branch: str | None = None
-    tag: str | None = None
-    commits: tuple[str, ...] = ()
-    report: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.outcome in FAILING else 0
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``mlgate ct --json`` document (``schema_version`` 1)."""
-        pr = self.pull_request or {}
-        return {
-            "schema_version": 1,
-            "outcome": self.outcome,
-            "mode": self.mode,
-            "dry_run": self.dry_run,
-            "message": self.message,
-            "new_batches": list(self.new_batches),
-            "window": self.window,
-            "held_out": {"batch": self.held_out, "rows": self.held_out_rows}
-            if self.held_out
-            else None,
-            "validation": [c.to_json() for c in self.checks],
-            "production": self.production,
-            "monitoring": self.monitoring.to_json() if self.monitoring else None,
-            "post_deploy": {
-                "predecessor": self.predecessor,
-                "gate": self.post_deploy.to_json(),
-            }
-            if self.post_deploy is not None
-            else None,
-            "gate": self.gate.to_json() if self.gate is not None else None,
-            "rollback": self.rollback.to_json() if self.rollback else None,
-            "release": self.release.to_json() if self.release else None,
-            "pull_request": {
-                "number": pr.get("number"),
-                "url": pr.get("html_url"),
-                "branch": self.branch,
-            }
-            if self.pull_request is not None
-            else None,
-            "branch": self.branch,
-            "tag": self.tag,
-            "commits": list(self.commits),
-        }
 
 
 def next_patch(tags: list[str]) -> str:
@@ -328,7 +244,7 @@ class _Cycle:
         self.base = ""
 
     # -- helpers ------------------------------------------------------------------------------
-    def result(self, outcome: str, message: str, **kw: Any) -> CycleResult:
+    def result(self, outcome: CtOutcome, message: str, **kw: Unpack[_Fields]) -> CycleResult:
         return CycleResult(
             outcome=outcome,
             mode=self.mode,
@@ -364,7 +280,7 @@ class _Cycle:
     def _batch_path(self, name: str) -> str:
         return f"{self.cfg.ct.source}/{name}"
 
-    def _model(self, pointer: Any, dest: Path) -> Any:
+    def _model(self, pointer: Pointer, dest: Path) -> Any:
         from mlgate.ct.scoring import load_model
         from mlgate.deploy.remote import fetch_model
 
@@ -426,7 +342,7 @@ class _Cycle:
 
     # -- step 3: monitoring ---------------------------------------------------------------------
     def monitor(
-        self, live: Snapshot, pointer: Any, batch: str, rows: int, new: list[str]
+        self, live: Snapshot, pointer: Pointer, batch: str, rows: int, new: list[str]
     ) -> Record:
         from mlgate.deploy.pointer import format_time
 
@@ -484,97 +400,150 @@ class _Cycle:
 
     # -- the cycle ------------------------------------------------------------------------------
     def run(self) -> CycleResult:
-        from mlgate.deploy.history import history
+        """The steps of the module docstring, in order; each may end the cycle."""
+        from mlgate.ct.scoring import held_out_rows
         from mlgate.deploy.pointer import read_pointer
-        from mlgate.gate import evaluate_snapshots
 
-        c = self.cfg
         self.base = self._base_branch()
         self._check_tree()
-        new = new_batches(list_batches(self.root, c.ct.source), read_manifest(self.repo, "HEAD"))
+        source = self.cfg.ct.source
+        new = new_batches(list_batches(self.root, source), read_manifest(self.repo, "HEAD"))
         if not new:
-            self.log(f"no new data in {c.ct.source}/")
-            return self.result("no_new_data", f"no new data in {c.ct.source}/")
+            self.log(f"no new data in {source}/")
+            return self.result(CtOutcome.NO_NEW_DATA, f"no new data in {source}/")
         newest = new[-1]
-        self.log(f"new batches in {c.ct.source}/: {', '.join(new)}")
+        self.log(f"new batches in {source}/: {', '.join(new)}")
         branch = branch_name(newest, self.now())
-        if self.mode == "pr" and self.has_origin and not self.dry_run:
-            stem = branch.split("-", 1)[1]
-            pending = self.repo.remote_heads(self.git_remote, f"ct/*-{stem}")
-            if pending:
-                msg = f"a CT branch for {newest} is already at {self.git_remote}: {pending[0]}"
-                self.log(msg)
-                return self.result("pending", msg, new_batches=tuple(new), branch=pending[0])
-        client = None
-        if self.mode == "pr" and not self.dry_run:
-            from mlgate.ci.forge import client_from_env, detect_forge
-
-            client = (
-                self.github()
-                if self.github
-                else client_from_env(detect_forge(self.environ), self.environ)
-            )
+        if (pending := self._pending(branch, new)) is not None:
+            return pending
+        client = self._forge_client()
 
         frames = {n: read_batch(self.root / self._batch_path(n)) for n in new}
-        checks = self.validate(new, frames)
-        common: dict[str, Any] = {"new_batches": tuple(new), "checks": tuple(checks)}
-        for check in checks:
-            for line in check.log_lines():
-                self.log(line)
-        if not all(ch.passed for ch in checks):
-            bad = [p for ch in checks for p in ch.problems()]
-            msg = bad[0] + (f" (+{len(bad) - 1} more)" if len(bad) > 1 else "")
-            return self._finish(self.result("invalid_data", msg, **common))
+        common: _Common = {"new_batches": tuple(new)}
+        if (invalid := self._validate_new(new, frames, common)) is not None:
+            return invalid
 
-        from mlgate.ct.scoring import held_out_rows
-
-        rows = held_out_rows(frames[newest], c.data, source=self._batch_path(newest))
-        common.update(held_out=newest, held_out_rows=len(rows))
+        rows = held_out_rows(frames[newest], self.cfg.data, source=self._batch_path(newest))
+        common["held_out"], common["held_out_rows"] = newest, len(rows)
         pointer = read_pointer(self.repo, WORKTREE, path=self.model.pointer)
         live: Snapshot | None = None
         with tempfile.TemporaryDirectory(prefix="mlgate-ct-") as tmp:
             if pointer is None:
                 self.log("no model in production yet: the gate uses absolute rules only")
             else:
-                live = self._snapshot(
-                    self._model(pointer, Path(tmp) / "production.skops"),
-                    rows,
-                    pointer.commit,
-                    pointer.version,
-                )
-                record = self.monitor(live, pointer, newest, len(rows), new)
-                common.update(production=pointer.version, monitoring=record)
-                self.log(f"monitoring: {pointer.version} on {newest}: " + _brief(record.metrics))
+                live = self._monitor_live(pointer, rows, new, Path(tmp), common)
+                rolled = self._post_deploy_check(pointer, live, rows, Path(tmp), common)
+                if rolled is not None:
+                    return rolled
+            candidate = self._retrain(rows)
+        return self._decide(
+            GateSnapshots(candidate, live), pointer, client, branch=branch, new=new, common=common
+        )
 
-                entries = history(self.repo, path=self.model.pointer)
-                prev = entries[1].pointer if len(entries) > 1 else None
-                if entries and entries[0].kind == "deploy" and prev and prev != pointer:
-                    before = self._snapshot(
-                        self._model(prev, Path(tmp) / "previous.skops"),
-                        rows,
-                        prev.commit,
-                        prev.version,
-                    )
-                    post = evaluate_snapshots(c.policy, baseline=before, candidate=live)
-                    common.update(predecessor=prev.version, post_deploy=post)
-                    if is_regression(post):
-                        return self._roll_back(pointer.version, prev.version, common)
-                    self.log(
-                        f"post-deploy check: {pointer.version} holds up against {prev.version}"
-                    )
+    # -- step 1: a CT branch already pushed, the forge client ------------------------------------
+    def _pending(self, branch: str, new: list[str]) -> CycleResult | None:
+        """``pending`` when a CT branch for the newest batch is already at the remote."""
+        if not (self.mode == "pr" and self.has_origin and not self.dry_run):
+            return None
+        stem = branch.split("-", 1)[1]
+        pending = self.repo.remote_heads(self.git_remote, f"ct/*-{stem}")
+        if not pending:
+            return None
+        msg = f"a CT branch for {new[-1]} is already at {self.git_remote}: {pending[0]}"
+        self.log(msg)
+        return self.result(CtOutcome.PENDING, msg, new_batches=tuple(new), branch=pending[0])
 
-            self.log(
-                "retraining: dvc repro" + (" (then put back: dry run)" if self.dry_run else "")
+    def _forge_client(self) -> ForgeClient | None:
+        """The forge's client when this cycle may open a pull request (built before any work,
+        so missing credentials stop the cycle early)."""
+        if self.mode != "pr" or self.dry_run:
+            return None
+        if self.github:
+            return self.github()
+        from mlgate.ci.forge import client_from_env, detect_forge
+
+        return client_from_env(detect_forge(self.environ), self.environ)
+
+    # -- step 2: validation -----------------------------------------------------------------------
+    def _validate_new(
+        self, new: list[str], frames: dict[str, pd.DataFrame], common: _Common
+    ) -> CycleResult | None:
+        """Validate the new batches and log each verdict; ``invalid_data`` when one fails."""
+        checks = self.validate(new, frames)
+        common["checks"] = tuple(checks)
+        for check in checks:
+            for line in check.log_lines():
+                self.log(line)
+        if all(ch.passed for ch in checks):
+            return None
+        bad = [p for ch in checks for p in ch.problems()]
+        msg = bad[0] + (f" (+{len(bad) - 1} more)" if len(bad) > 1 else "")
+        return self._finish(self.result(CtOutcome.INVALID_DATA, msg, **common))
+
+    # -- steps 3 and 4: the live model on the new rows ------------------------------------------
+    def _monitor_live(
+        self, pointer: Pointer, rows: pd.DataFrame, new: list[str], tmp: Path, common: _Common
+    ) -> Snapshot:
+        """Score the live model on the held-out rows and log (and commit) the record."""
+        live = self._snapshot(
+            self._model(pointer, tmp / "production.skops"), rows, pointer.commit, pointer.version
+        )
+        record = self.monitor(live, pointer, new[-1], len(rows), new)
+        common["production"], common["monitoring"] = pointer.version, record
+        self.log(f"monitoring: {pointer.version} on {new[-1]}: " + _brief(record.metrics))
+        return live
+
+    def _post_deploy_check(
+        self, pointer: Pointer, live: Snapshot, rows: pd.DataFrame, tmp: Path, common: _Common
+    ) -> CycleResult | None:
+        """After a deploy: gate live against its predecessor; a regression rolls back."""
+        from mlgate.deploy.history import history
+        from mlgate.gate import evaluate_snapshots
+
+        entries = history(self.repo, path=self.model.pointer)
+        prev = entries[1].pointer if len(entries) > 1 else None
+        if not (entries and entries[0].kind == "deploy" and prev and prev != pointer):
+            return None
+        before = self._snapshot(
+            self._model(prev, tmp / "previous.skops"), rows, prev.commit, prev.version
+        )
+        post = evaluate_snapshots(self.cfg.policy, baseline=before, candidate=live)
+        common["predecessor"], common["post_deploy"] = prev.version, post
+        if is_regression(post):
+            return self._roll_back(pointer.version, prev.version, common)
+        self.log(f"post-deploy check: {pointer.version} holds up against {prev.version}")
+        return None
+
+    # -- step 5: retrain and gate -----------------------------------------------------------------
+    def _retrain(self, rows: pd.DataFrame) -> Snapshot:
+        """``dvc repro`` (put back afterwards in a dry run) and the candidate's snapshot."""
+        from mlgate.ct.scoring import load_model
+
+        self.log("retraining: dvc repro" + (" (then put back: dry run)" if self.dry_run else ""))
+        with self._scratch():
+            run_dvc(self.root, "repro", "--quiet")
+            return self._snapshot(
+                load_model(self.root / self.model.path), rows, WORKTREE, "retrained"
             )
-            with self._scratch():
-                run_dvc(self.root, "repro", "--quiet")
-                from mlgate.ct.scoring import load_model
 
-                candidate = self._snapshot(
-                    load_model(self.root / self.model.path), rows, WORKTREE, "retrained"
-                )
-        gate = evaluate_snapshots(c.policy, baseline=live, candidate=candidate)
-        common.update(gate=gate, extra={"candidate": candidate, "production": live})
+    def _decide(
+        self,
+        snapshots: GateSnapshots,
+        pointer: Pointer | None,
+        client: ForgeClient | None,
+        *,
+        branch: str,
+        new: list[str],
+        common: _Common,
+    ) -> CycleResult:
+        """Gate the candidate against production; then reject, report (dry run), open a pull
+        request or release (step 6)."""
+        from mlgate.gate import evaluate_snapshots
+
+        gate = evaluate_snapshots(
+            self.cfg.policy, baseline=snapshots.production, candidate=snapshots.candidate
+        )
+        common["gate"], common["snapshots"] = gate, snapshots
         self.log(
             f"gate (candidate vs {pointer.version if pointer else 'no baseline'}): {gate.verdict}"
         )
@@ -582,25 +551,21 @@ class _Cycle:
             if not self.dry_run:
                 self.restore()
             fails = "; ".join(r.message for r in gate.failures[:3])
-            return self._finish(self.result("rejected", f"gate failed: {fails}", **common))
+            return self._finish(self.result(CtOutcome.REJECTED, f"gate failed: {fails}", **common))
         if self.dry_run:
-            return self._finish(
-                self.result(
-                    "dry_run",
-                    "the retrained model passes the gate; without --dry-run this cycle would "
-                    + ("open a pull request" if self.mode == "pr" else "release it"),
-                    **common,
-                )
+            msg = "the retrained model passes the gate; without --dry-run this cycle would " + (
+                "open a pull request" if self.mode == "pr" else "release it"
             )
+            return self._finish(self.result(CtOutcome.DRY_RUN, msg, **common))
         if self.mode == "pr":
             assert client is not None
             return self._open_pr(client, branch, new, common)
-        return self._release(new, common)
+        return self._release(new, gate, common)
 
-    def _roll_back(self, live: str, prev: str, common: dict[str, Any]) -> CycleResult:
+    def _roll_back(self, live: str, prev: str, common: _Common) -> CycleResult:
         if self.dry_run:
             msg = f"{live} does worse than {prev}; without --dry-run this cycle would roll back"
-            return self._finish(self.result("rolled_back", msg, **common))
+            return self._finish(self.result(CtOutcome.ROLLED_BACK, msg, **common))
         from mlgate.deploy.rollback import rollback
 
         self.log(f"post-deploy check: {live} does worse than {prev}: rolling back")
@@ -613,7 +578,7 @@ class _Cycle:
         )
         self.commits.append(rb.rollback_commit)
         msg = f"rolled back {live} -> {prev}: {live} does worse than {prev} on new data"
-        return self._finish(self.result("rolled_back", msg, rollback=rb, **common))
+        return self._finish(self.result(CtOutcome.ROLLED_BACK, msg, rollback=rb, **common))
 
     def _commit_retrain(self, new: list[str]) -> str:
         paths = self._pipeline_paths()
@@ -624,7 +589,7 @@ class _Cycle:
         return sha
 
     def _open_pr(
-        self, client: ForgeClient, branch: str, new: list[str], common: dict[str, Any]
+        self, client: ForgeClient, branch: str, new: list[str], common: _Common
     ) -> CycleResult:
         self.repo.checkout(branch, create=True)
         try:
@@ -634,14 +599,16 @@ class _Cycle:
         finally:
             self.repo.checkout(self.base)
             self._dvc_checkout()
-        draft = self.result("pr_opened", "", branch=branch, **common)
+        draft = self.result(CtOutcome.PR_OPENED, "", branch=branch, **common)
         body = render(draft)
         title = f"ct: retrain on {new[-1]}" + (f" (+{len(new) - 1} more)" if len(new) > 1 else "")
         with client:
             pr = client.create_pull_request(head=branch, base=self.base, title=title, body=body)
         msg = f"opened pull request #{pr.get('number')} from {branch}"
         self.log(msg)
-        return self._finish(self.result("pr_opened", msg, branch=branch, pull_request=pr, **common))
+        return self._finish(
+            self.result(CtOutcome.PR_OPENED, msg, branch=branch, pull_request=pr, **common)
+        )
 
     def _versions(self) -> list[str]:
         """The released versions of this cycle's model (``v1.2.0`` of ``NAME@v1.2.0``)."""
@@ -651,13 +618,12 @@ class _Cycle:
         tags = [parse_tag(t) for t in self.repo.tags("v*" if self.model.single else "*@v*")]
         return [t.version for t in tags if t is not None and t.name == wanted]
 
-    def _release(self, new: list[str], common: dict[str, Any]) -> CycleResult:
+    def _release(self, new: list[str], gate: GateResult, common: _Common) -> CycleResult:
         from mlgate.deploy.release import release
 
         sha = self._commit_retrain(new)
         tag = self.model.tag(next_patch(self._versions()))
         self.repo.create_tag(tag, sha)
-        gate = common["gate"]
         try:
             rel = release(
                 self.repo,
@@ -677,7 +643,7 @@ class _Cycle:
             self.repo.push(self.git_remote, f"refs/tags/{tag}")
         msg = f"released {tag} (retrained on {', '.join(new)})"
         self.log(msg)
-        return self._finish(self.result("released", msg, tag=tag, release=rel, **common))
+        return self._finish(self.result(CtOutcome.RELEASED, msg, tag=tag, release=rel, **common))
 
     def _finish(self, result: CycleResult) -> CycleResult:
         return replace(result, report=render(result))

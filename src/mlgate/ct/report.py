@@ -7,21 +7,23 @@ against production (rendered by :mod:`mlgate.report.markdown`, curves included).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlgate.ct.result import CtOutcome
 
 if TYPE_CHECKING:
-    from mlgate.ct.cycle import CycleResult
+    from mlgate.ct.result import CycleResult
 
 MARKER = "<!-- mlgate-ct-report -->"
 HEADLINES = {
-    "no_new_data": ("⏸️", "no new data"),
-    "pending": ("⏸️", "a pull request for this batch is already open"),
-    "invalid_data": ("❌", "new data failed validation; nothing retrained"),
-    "rolled_back": ("↩️", "the live model lost to its predecessor: rolled back"),
-    "rejected": ("❌", "the retrained model failed the gate; production unchanged"),
-    "dry_run": ("🧪", "dry run: the retrained model passes the gate"),
-    "pr_opened": ("✅", "the retrained model passes the gate: pull request"),
-    "released": ("🚀", "the retrained model passes the gate: released"),
+    CtOutcome.NO_NEW_DATA: ("⏸️", "no new data"),
+    CtOutcome.PENDING: ("⏸️", "a pull request for this batch is already open"),
+    CtOutcome.INVALID_DATA: ("❌", "new data failed validation; nothing retrained"),
+    CtOutcome.ROLLED_BACK: ("↩️", "the live model lost to its predecessor: rolled back"),
+    CtOutcome.REJECTED: ("❌", "the retrained model failed the gate; production unchanged"),
+    CtOutcome.DRY_RUN: ("🧪", "dry run: the retrained model passes the gate"),
+    CtOutcome.PR_OPENED: ("✅", "the retrained model passes the gate: pull request"),
+    CtOutcome.RELEASED: ("🚀", "the retrained model passes the gate: released"),
 }
 
 
@@ -107,8 +109,9 @@ def _gate(result: CycleResult) -> list[str]:
 
     if result.gate is None:
         return []
-    cand: Any = result.extra.get("candidate")
-    prod: Any = result.extra.get("production")
+    snaps = result.snapshots
+    cand = snaps.candidate if snaps is not None else None
+    prod = snaps.production if snaps is not None else None
     drawn = {}
     for side, snap in (("baseline", prod), ("candidate", cand)):
         if snap is not None and snap.predictions is not None:
