@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import RemoteError
+from mlgate.errors import RemoteObjectCorrupt, RemoteObjectMissing
 
 
 @lru_cache(maxsize=8)
@@ -170,9 +170,17 @@ class FakeSource:
         self.fetches += 1
         data = self.remote.get(pointer.model.md5)
         if data is None:
-            raise RemoteError(f"{pointer.version}: object {pointer.model.md5} not in the remote")
-        if hashlib.sha256(data).hexdigest() != pointer.model.sha256:
-            raise RemoteError(f"{pointer.version}: sha256 mismatch for {pointer.model.md5}")
+            raise RemoteObjectMissing(
+                f"{pointer.version}: object {pointer.model.md5} absent", md5=pointer.model.md5
+            )
+        got = hashlib.sha256(data).hexdigest()
+        if got != pointer.model.sha256:
+            raise RemoteObjectCorrupt(
+                f"{pointer.version}: other bytes under {pointer.model.md5}",
+                md5=pointer.model.md5,
+                expected=pointer.model.sha256,
+                got=got,
+            )
         dest.write_bytes(data)
         return dest
 

@@ -345,3 +345,25 @@ def test_schema_at_the_released_commit_drives_validation(
             answer = client.post("/predict", json={"rows": [row(14), row(bad)]})
             assert answer.status_code == 422, (bad, answer.text)
             assert answer.json()["row"] == 1 and answer.json()["column"] == "mean_radius", i
+
+
+def test_remote_errors_are_classified_by_type_not_by_text() -> None:
+    import errno
+
+    from mlgate.errors import RemoteError, RemoteObjectCorrupt, RemoteObjectMissing
+    from mlgate.serve.probe import Reason
+    from mlgate.serve.reconcile import classify_remote_error
+
+    # messages that the old text matching would have read the wrong way
+    missing = RemoteObjectMissing("corrupt mismatch no space left", md5="a" * 32)
+    corrupt = RemoteObjectCorrupt("not in dvc remote", md5="a" * 32, expected="b", got="c")
+    assert classify_remote_error(missing) is Reason.MISSING_OBJECT
+    assert classify_remote_error(corrupt) is Reason.HASH_MISMATCH
+    assert classify_remote_error(RemoteError("not in the remote; truncated")) is Reason.REMOTE_ERROR
+    try:  # a full local disk wrapped by the fetch is the cache's problem, not the remote's
+        try:
+            raise OSError(errno.ENOSPC, "whatever the platform says")
+        except OSError as low:
+            raise RemoteError("failed part-way") from low
+    except RemoteError as wrapped:
+        assert classify_remote_error(wrapped) is Reason.CACHE_ERROR

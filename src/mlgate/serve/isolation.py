@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlgate.serve.probe import ProbeResult, probe_file
+from mlgate.serve.probe import ProbeResult, Reason, probe_file
 
 #: How long a host may take to report a worker the server killed on a timeout.
 _AFTER_KILL = 10.0
@@ -82,7 +82,9 @@ def _answer(request: Mapping[str, Any]) -> dict[str, Any]:
         trusted = tuple(str(t) for t in request.get("trusted", ()))
         result = probe_file(request["path"], request["sha256"], request.get("canary", {}), trusted)
     except Exception as exc:  # a bug in the probe is reported, not hidden as a good model
-        result = ProbeResult(False, "probe_crashed", f"probe raised {type(exc).__name__}: {exc}")
+        result = ProbeResult(
+            False, Reason.PROBE_CRASHED, f"probe raised {type(exc).__name__}: {exc}"
+        )
     return {
         "ok": result.ok,
         "reason": result.reason,
@@ -331,7 +333,7 @@ class Prober:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker, signal.SIGKILL)
             timeout = ProbeResult(
-                False, "probe_timeout", f"probe did not answer within {self.timeout:g} s"
+                False, Reason.PROBE_TIMEOUT, f"probe did not answer within {self.timeout:g} s"
             )
             if worker == host.pid:
                 return timeout, False
@@ -340,21 +342,25 @@ class Prober:
             except TimeoutError:
                 return timeout, False
         except (ValueError, KeyError, TypeError, OSError) as exc:
-            return ProbeResult(False, "probe_crashed", f"probe host failed ({exc})"), False
+            return ProbeResult(False, Reason.PROBE_CRASHED, f"probe host failed ({exc})"), False
         if done is None:  # the host itself died
             status = host.status(5.0)
-            return ProbeResult(False, "probe_crashed", f"probe process {_ended(status)}"), False
+            return ProbeResult(
+                False, Reason.PROBE_CRASHED, f"probe process {_ended(status)}"
+            ), False
         try:
             report = json.loads(done)
             status, answer = int(report["status"]), report["answer"]
+            said = answer.get("reason") if isinstance(answer, dict) else None
+            reason = Reason(said) if said else None
         except (ValueError, KeyError, TypeError) as exc:
-            return ProbeResult(False, "probe_crashed", f"probe host failed ({exc})"), False
+            return ProbeResult(False, Reason.PROBE_CRASHED, f"probe host failed ({exc})"), False
         if status != 0 or not isinstance(answer, dict):
-            return ProbeResult(False, "probe_crashed", f"probe process {_ended(status)}"), True
+            return ProbeResult(False, Reason.PROBE_CRASHED, f"probe process {_ended(status)}"), True
         return (
             ProbeResult(
                 bool(answer["ok"]),
-                str(answer.get("reason", "")),
+                reason,
                 str(answer.get("message", "")),
                 tuple(answer.get("features", ())),
                 tuple(answer.get("classes", ())),

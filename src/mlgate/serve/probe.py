@@ -13,48 +13,57 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-#: Reasons a candidate is rejected (also the ``reason`` label in /metrics).
-REASONS = (
-    "no_release",
-    "bad_pointer",
-    "git_error",
-    "cache_error",
-    "missing_object",
-    "hash_mismatch",
-    "remote_error",
-    "untrusted_type",
-    "invalid_structure",
-    "load_error",
-    "canary_error",
-    "schema_error",
-    "probe_crashed",
-    "probe_timeout",
-)
+
+class Reason(StrEnum):
+    """Why a candidate is rejected or the served model is unready (the ``reason`` in
+    ``/version``, ``/readyz`` and the ``reason`` label in /metrics)."""
+
+    NO_RELEASE = "no_release"
+    BAD_POINTER = "bad_pointer"
+    GIT_ERROR = "git_error"
+    CACHE_ERROR = "cache_error"
+    MISSING_OBJECT = "missing_object"
+    HASH_MISMATCH = "hash_mismatch"
+    REMOTE_ERROR = "remote_error"
+    UNTRUSTED_TYPE = "untrusted_type"
+    INVALID_STRUCTURE = "invalid_structure"
+    LOAD_ERROR = "load_error"
+    CANARY_ERROR = "canary_error"
+    SCHEMA_ERROR = "schema_error"
+    PROBE_CRASHED = "probe_crashed"
+    PROBE_TIMEOUT = "probe_timeout"
+    #: the model loaded in the inference workers, then killed them (see ``serve.workers``)
+    WORKER_CRASHED = "worker_crashed"
+
+
+#: Every reason, in order (kept for callers that list them).
+REASONS = tuple(Reason)
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """What the child reported; ``ok`` False comes with a ``reason`` from :data:`REASONS`."""
+    """What the child reported; ``ok`` False comes with a :class:`Reason`."""
 
     ok: bool
-    reason: str = ""
+    reason: Reason | None = None
     message: str = ""
     features: tuple[str, ...] = ()
     classes: tuple[Any, ...] = ()
 
 
-def load_error_reason(exc: Exception) -> str:
+def load_error_reason(exc: Exception) -> Reason:
     """``untrusted_type``, ``invalid_structure`` or ``load_error`` for an error of
     :func:`mlgate.ml.model.loads`."""
     from mlgate.ml.model import InvalidStructure, UntrustedTypes
 
     if isinstance(exc, UntrustedTypes):
-        return "untrusted_type"
+        return Reason.UNTRUSTED_TYPE
     if isinstance(exc, InvalidStructure):
-        return "invalid_structure"
-    return "load_error"
+        return Reason.INVALID_STRUCTURE
+    return Reason.LOAD_ERROR
 
 
 def canary_frame(features: list[str], canary: Mapping[str, Any]) -> Any:
@@ -72,16 +81,16 @@ def check_model(model: Any, canary: Mapping[str, Any]) -> ProbeResult:
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         return ProbeResult(
-            False, "schema_error", "model has no feature_names_in_; train it on a DataFrame"
+            False, Reason.SCHEMA_ERROR, "model has no feature_names_in_; train it on a DataFrame"
         )
     features = [str(n) for n in names]
     if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
-        return ProbeResult(False, "canary_error", "model is not a fitted classifier")
+        return ProbeResult(False, Reason.CANARY_ERROR, "model is not a fitted classifier")
     try:
         proba = np.asarray(model.predict_proba(canary_frame(features, canary)), dtype=float)
     except Exception as exc:
         return ProbeResult(
-            False, "canary_error", f"canary prediction failed ({type(exc).__name__}: {exc})"
+            False, Reason.CANARY_ERROR, f"canary prediction failed ({type(exc).__name__}: {exc})"
         )
     classes = tuple(c.item() if hasattr(c, "item") else c for c in model.classes_)
     if (
@@ -91,7 +100,7 @@ def check_model(model: Any, canary: Mapping[str, Any]) -> ProbeResult:
     ):
         return ProbeResult(
             False,
-            "canary_error",
+            Reason.CANARY_ERROR,
             f"canary prediction is not a probability table (shape {proba.shape})",
         )
     return ProbeResult(True, features=tuple(features), classes=classes)
@@ -109,11 +118,11 @@ def probe_file(
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        return ProbeResult(False, "missing_object", f"{path}: cannot read ({exc.strerror})")
+        return ProbeResult(False, Reason.MISSING_OBJECT, f"{path}: cannot read ({exc.strerror})")
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         return ProbeResult(
-            False, "hash_mismatch", f"{path}: sha256 is {digest}, the pointer says {sha256}"
+            False, Reason.HASH_MISMATCH, f"{path}: sha256 is {digest}, the pointer says {sha256}"
         )
     try:
         model = loads(data, path, extra_trusted=trusted)

@@ -14,6 +14,7 @@ up to ``max_backoff``; a new commit on the branch is tried at once, and so is a 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import json
@@ -23,14 +24,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mlgate.errors import MlgateError
+from mlgate.errors import MlgateError, RemoteError, RemoteObjectCorrupt, RemoteObjectMissing
 from mlgate.serve.cachelock import CacheLocked, cache_lock
 from mlgate.serve.metrics import ServeMetrics
-from mlgate.serve.probe import ProbeResult, load_error_reason
-from mlgate.serve.state import ReconcileResult, Served, ServingState
+from mlgate.serve.probe import ProbeResult, Reason, load_error_reason
+from mlgate.serve.state import Outcome, ReconcileResult, Served, ServingState
 from mlgate.serve.validation import RequestSchema, from_features, from_schema_columns
+
+if TYPE_CHECKING:
+    from mlgate.deploy.pointer import Pointer
 
 
 class Source(Protocol):
@@ -38,7 +42,7 @@ class Source(Protocol):
 
     def poll(self) -> str: ...
     def read(self, commit: str, path: str) -> bytes | None: ...
-    def fetch_model(self, pointer: Any, commit: str, dest: Path) -> Path: ...
+    def fetch_model(self, pointer: Pointer, commit: str, dest: Path) -> Path: ...
 
 
 class ProbeRunner(Protocol):
@@ -52,9 +56,9 @@ def _now() -> datetime:
 
 
 class Rejected(Exception):
-    """A candidate failed a check; ``reason`` is one of ``probe.REASONS``."""
+    """A candidate failed a check, for ``reason``."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -65,17 +69,27 @@ class _Failure:
     retry_at: datetime
 
 
-def classify_remote_error(message: str) -> str:
-    """``missing_object``, ``hash_mismatch`` (found, wrong bytes), ``cache_error`` (the local
-    disk is full) or ``remote_error``."""
-    lowered = message.lower()
-    if "no space left" in lowered:
-        return "cache_error"
-    if "not in dvc remote" in lowered or "not in the remote" in lowered:
-        return "missing_object"
-    if any(w in lowered for w in ("verification", "mismatch", "corrupt", "truncated")):
-        return "hash_mismatch"
-    return "remote_error"
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` or an error it was raised from is a full local disk (or quota)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def classify_remote_error(exc: RemoteError) -> Reason:
+    """The reason for a failed fetch, by the error's type: ``missing_object``,
+    ``hash_mismatch`` (found, wrong bytes), ``cache_error`` (the local disk is full, however
+    the fetch wrapped it) or ``remote_error``."""
+    if _disk_full(exc):
+        return Reason.CACHE_ERROR
+    if isinstance(exc, RemoteObjectMissing):
+        return Reason.MISSING_OBJECT
+    if isinstance(exc, RemoteObjectCorrupt):
+        return Reason.HASH_MISMATCH
+    return Reason.REMOTE_ERROR
 
 
 def canary_values(columns: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -166,13 +180,16 @@ class Reconciler:
                     result = self._pass(force)
             except OSError as exc:  # cannot create the cache, a full disk, a read-only mount
                 result = ReconcileResult(
-                    self.clock(), "error", reason="cache_error", message=self.cache_message(exc)
+                    self.clock(),
+                    Outcome.ERROR,
+                    reason=Reason.CACHE_ERROR,
+                    message=self.cache_message(exc),
                 )
         took = time.monotonic() - started
         self.state.last_result = result
         self.metrics.reconciles.labels(result.outcome).inc()
         self.metrics.last_reconcile.set(result.at.timestamp())
-        if result.outcome not in ("unchanged", "backoff"):
+        if result.outcome not in (Outcome.UNCHANGED, Outcome.BACKOFF):
             detail = f" ({result.reason}: {result.message})" if result.reason else ""
             self.log(
                 f"reconcile: {result.outcome} {result.version} {result.commit[:12]} "
@@ -207,13 +224,13 @@ class Reconciler:
             commit = self.source.poll()
             raw = self.source.read(commit, self.pointer)
         except MlgateError as exc:
-            return ReconcileResult(now, "error", reason="git_error", message=str(exc))
+            return ReconcileResult(now, Outcome.ERROR, reason=Reason.GIT_ERROR, message=str(exc))
         if raw is None:
             return ReconcileResult(
                 now,
-                "no_release",
+                Outcome.NO_RELEASE,
                 commit=commit,
-                reason="no_release",
+                reason=Reason.NO_RELEASE,
                 message=f"no {self.pointer} at {commit[:12]} yet; run `mlgate release`",
             )
         failure = self._failures.get(commit)
@@ -221,7 +238,7 @@ class Reconciler:
             last = self.state.last_rejection
             return ReconcileResult(
                 now,
-                "backoff",
+                Outcome.BACKOFF,
                 commit=commit,
                 version=last.version if last else "",
                 reason=last.reason if last else "",
@@ -232,7 +249,7 @@ class Reconciler:
         try:
             pointer = parse_pointer(raw, f"{commit[:12]}:{self.pointer}")
         except MlgateError as exc:
-            return self._reject(now, commit, version, Rejected("bad_pointer", str(exc)))
+            return self._reject(now, commit, version, Rejected(Reason.BAD_POINTER, str(exc)))
         version = pointer.version
         served = self.state.current
         if (
@@ -242,7 +259,7 @@ class Reconciler:
             and served.commit == pointer.commit
         ):
             self._failures.pop(commit, None)
-            return ReconcileResult(now, "unchanged", commit=commit, version=version)
+            return ReconcileResult(now, Outcome.UNCHANGED, commit=commit, version=version)
         try:
             new = self._load(pointer, commit)
         except Rejected as exc:
@@ -250,7 +267,7 @@ class Reconciler:
         self.state.current = new  # the swap: one reference, atomic for readers
         self.metrics.served(new)
         self._failures.clear()
-        return ReconcileResult(now, "swapped", commit=commit, version=version)
+        return ReconcileResult(now, Outcome.SWAPPED, commit=commit, version=version)
 
     def _reject(self, now: datetime, commit: str, version: str, exc: Rejected) -> ReconcileResult:
         failure = self._failures.get(commit)
@@ -260,7 +277,7 @@ class Reconciler:
         self._failures = {commit: _Failure(count, retry_at)}  # only the tip matters
         result = ReconcileResult(
             now,
-            "rejected",
+            Outcome.REJECTED,
             commit=commit,
             version=version,
             reason=exc.reason,
@@ -272,7 +289,7 @@ class Reconciler:
         return result
 
     # -- a candidate --------------------------------------------------------------------------
-    def _cached(self, pointer: Any, commit: str) -> Path:
+    def _cached(self, pointer: Pointer, commit: str) -> Path:
         """The verified model file in the cache, fetched by hash when absent or damaged."""
         from mlgate.errors import RemoteError
 
@@ -286,12 +303,12 @@ class Reconciler:
         try:
             self.source.fetch_model(pointer, commit, path)
         except RemoteError as exc:
-            raise Rejected(classify_remote_error(str(exc)), str(exc)) from exc
+            raise Rejected(classify_remote_error(exc), str(exc)) from exc
         except MlgateError as exc:
-            raise Rejected("remote_error", str(exc)) from exc
+            raise Rejected(Reason.REMOTE_ERROR, str(exc)) from exc
         return path
 
-    def _columns(self, pointer: Any) -> tuple[Mapping[str, Any] | None, str]:
+    def _columns(self, pointer: Pointer) -> tuple[Mapping[str, Any] | None, str]:
         """``Schema.columns`` of ``data/schema.yaml`` at the released commit, if it has one."""
         from mlgate.serve.source import SCHEMA_PATH
 
@@ -299,13 +316,10 @@ class Reconciler:
         try:
             data = self.source.read(pointer.commit, SCHEMA_PATH)
         except MlgateError as exc:
-            raise Rejected("schema_error", str(exc)) from exc
+            raise Rejected(Reason.SCHEMA_ERROR, str(exc)) from exc
         if data is None:
             return None, f"model features (no {SCHEMA_PATH} at {pointer.commit[:12]})"
-        try:
-            from mlgate.data.schema import load_schema
-        except ImportError:  # pragma: no cover - the data package is part of mlgate
-            return None, f"model features ({SCHEMA_PATH} support not installed)"
+        from mlgate.data.schema import load_schema
         from mlgate.fileio import write_bytes
 
         path = self.schemas / f"{pointer.commit}.yaml"
@@ -313,26 +327,26 @@ class Reconciler:
         try:
             columns: Mapping[str, Any] = load_schema(path).columns
         except MlgateError as exc:
-            raise Rejected("schema_error", f"{source}: {exc}") from exc
+            raise Rejected(Reason.SCHEMA_ERROR, f"{source}: {exc}") from exc
         return columns, source
 
-    def _trusted(self, pointer: Any) -> tuple[str, ...]:
+    def _trusted(self, pointer: Pointer) -> tuple[str, ...]:
         """The project's own additions to the allow-list, at the released commit."""
         from mlgate.ml.model import TRUSTED_TYPES_FILE, parse_trusted_types
 
         try:
             data = self.source.read(pointer.commit, TRUSTED_TYPES_FILE)
         except MlgateError as exc:
-            raise Rejected("untrusted_type", str(exc)) from exc
+            raise Rejected(Reason.UNTRUSTED_TYPE, str(exc)) from exc
         if data is None:
             return ()
         source = f"{pointer.commit[:12]}:{TRUSTED_TYPES_FILE}"
         try:
             return parse_trusted_types(data.decode("utf-8"), source)
         except UnicodeDecodeError as exc:
-            raise Rejected("untrusted_type", f"{source}: not UTF-8 text") from exc
+            raise Rejected(Reason.UNTRUSTED_TYPE, f"{source}: not UTF-8 text") from exc
         except MlgateError as exc:
-            raise Rejected("untrusted_type", str(exc)) from exc
+            raise Rejected(Reason.UNTRUSTED_TYPE, str(exc)) from exc
 
     def _probe(
         self, path: Path, sha256: str, canary: dict[str, Any], trusted: tuple[str, ...] = ()
@@ -361,12 +375,12 @@ class Reconciler:
             )
         result = self.prober.probe(str(path), sha256, canary, trusted)
         if not result.ok:
-            raise Rejected(result.reason, result.message)
+            raise Rejected(result.reason or Reason.PROBE_CRASHED, result.message)
         known[key] = {"features": list(result.features), "classes": list(result.classes)}
         write_json(marker, known)
         return result
 
-    def _load(self, pointer: Any, commit: str) -> Served:
+    def _load(self, pointer: Pointer, commit: str) -> Served:
         from mlgate.ml.model import loads
 
         path = self._cached(pointer, commit)
@@ -375,7 +389,7 @@ class Reconciler:
         result = self._probe(path, pointer.model.sha256, canary_values(columns), trusted)
         data = path.read_bytes()  # the exact bytes we deserialize are the ones we verify
         if hashlib.sha256(data).hexdigest() != pointer.model.sha256:
-            raise Rejected("hash_mismatch", f"{path}: changed after the probe")
+            raise Rejected(Reason.HASH_MISMATCH, f"{path}: changed after the probe")
         try:
             model = loads(
                 data, f"{pointer.version} ({pointer.model.sha256[:12]})", extra_trusted=trusted
@@ -389,7 +403,7 @@ class Reconciler:
             else:
                 schema = from_schema_columns(result.features, columns, source=schema_source)
         except ValueError as exc:
-            raise Rejected("schema_error", str(exc)) from exc
+            raise Rejected(Reason.SCHEMA_ERROR, str(exc)) from exc
         from mlgate.serve.fast import array_ready
 
         return Served(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from mlgate.serve.validation import RequestSchema
@@ -49,10 +50,21 @@ class Served:
         }
 
 
+class Outcome(StrEnum):
+    """How a reconcile pass ended (the ``outcome`` label of ``mlgate_reconciles_total``)."""
+
+    UNCHANGED = "unchanged"
+    SWAPPED = "swapped"
+    REJECTED = "rejected"
+    BACKOFF = "backoff"
+    NO_RELEASE = "no_release"
+    ERROR = "error"  # the repository or the cache folder could not be read
+    REVERTED = "reverted"  # the served model killed its workers: the previous one is back
+
+
 @dataclass(frozen=True)
 class ReconcileResult:
-    """One reconcile pass: ``outcome`` is one of ``unchanged``, ``swapped``, ``rejected``,
-    ``backoff``, ``no_release`` or ``error`` (the repository could not be read)."""
+    """One reconcile pass and how it ended (an :class:`Outcome`)."""
 
     at: datetime
     outcome: str
