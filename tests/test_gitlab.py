@@ -327,6 +327,41 @@ def test_comment_command_in_a_merge_request_pipeline(
     assert proc.returncode == 0 and "updated comment" in proc.stdout, proc.stderr
 
 
+def test_the_note_links_to_the_report_artifact(gitlab_stub: GitLabStub, tmp_path: Path) -> None:
+    """With MLGATE_REPORT_ARTIFACT (set by .gitlab-ci.yml) and CI_JOB_URL, the note ends with
+    a link to the job's artifact; a long report is cut before the link, which stays."""
+    gitlab_stub.add_merge_request(MR)
+    report = tmp_path / "mlgate-report.md"
+    report.write_text("# mlgate report\n", encoding="utf-8")
+    job_url = f"{gitlab_stub.project_url}/-/jobs/4711"
+    env = {
+        **gitlab_stub.env(),
+        "CI_MERGE_REQUEST_IID": str(MR),
+        "CI_JOB_URL": job_url,
+        "MLGATE_REPORT_ARTIFACT": "mlgate-report.md",
+    }
+    proc = _mlgate(["comment", str(report)], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (note,) = gitlab_stub.notes
+    link = f"[mlgate-report.md]({job_url}/artifacts/file/mlgate-report.md)"
+    assert note["body"].startswith(f"{MARKER}\n# mlgate report")
+    assert note["body"].endswith(f"The full report: {link} (this job's artifact).\n")
+    report.write_text("x" * 80 + "\n" + "row\n" * 300_000, encoding="utf-8")
+    proc = _mlgate(["comment", str(report)], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (note,) = gitlab_stub.notes
+    assert len(note["body"]) <= MAX_NOTE_CHARS and note["body"].endswith("artifact).\n")
+    assert "**Truncated:**" in note["body"] and note["body"].count(link) == 1
+    # a path that leaves the project folder is refused, naming the variable
+    bad = _mlgate(["comment", str(report)], {**env, "MLGATE_REPORT_ARTIFACT": "../x.md"}, tmp_path)
+    assert bad.returncode == 2 and "MLGATE_REPORT_ARTIFACT: expected" in bad.stderr
+    # without CI_JOB_URL (outside a job) no link, and no error
+    env.pop("CI_JOB_URL")
+    report.write_text("# short\n", encoding="utf-8")
+    assert _mlgate(["comment", str(report)], env, tmp_path).returncode == 0
+    assert "artifacts/file" not in gitlab_stub.notes[0]["body"]
+
+
 def test_comment_command_with_only_the_job_token_is_one_line_exit_2(
     gitlab_stub: GitLabStub, tmp_path: Path
 ) -> None:

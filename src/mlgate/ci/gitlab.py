@@ -3,6 +3,9 @@
 - the merge request report: one note per merge request carrying the marker, created once and
   then updated in place (``upsert_comment``). Only a note written by the token's own user
   (``GET /user``) counts: a marker in someone else's note is never edited;
+- the note links to the full report, the job's artifact, when the job sets
+  ``MLGATE_REPORT_ARTIFACT`` (its path) and GitLab sets ``CI_JOB_URL``:
+  ``$CI_JOB_URL/artifacts/file/PATH``;
 - releases for tags (``create_release``, ``list_releases``) and merge requests
   (``create_pull_request``) for ``mlgate ct``.
 
@@ -41,8 +44,11 @@ DEFAULT_API_URL = "https://gitlab.com/api/v4"
 MAX_NOTE_CHARS = 1_000_000
 TRUNCATION_NOTE = (
     "\n\n---\n**Truncated:** this report exceeded GitLab's 1,000,000-character note limit. "
-    "The full report is the job's `report.md` artifact.\n"
+    "The full report is the job's artifact.\n"
 )
+#: The job variable naming the report's artifact path (relative to the project folder); with
+#: ``CI_JOB_URL`` the note links to it (``.gitlab-ci.yml`` of ``mlgate init --gitlab`` sets it).
+ARTIFACT_VARIABLE = "MLGATE_REPORT_ARTIFACT"
 _PROJECT_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
 JOB_TOKEN_ONLY = (
     "GITLAB_TOKEN is not set and CI_JOB_TOKEN cannot {what}: create a project access token "
@@ -70,6 +76,7 @@ class GitLabClient(RestClient):
         api_url: str = DEFAULT_API_URL,
         project_url: str = "",
         job_token: bool = False,
+        artifact_url: str = "",
         client: httpx.Client | None = None,
         max_attempts: int = 5,
         backoff: float = 1.0,
@@ -98,6 +105,7 @@ class GitLabClient(RestClient):
         self.project = project
         self.project_url = project_url.rstrip("/")
         self.job_token = job_token
+        self.artifact_url = artifact_url
         self._username: str | None = None
         self._base = f"/projects/{quote(project, safe='')}"
 
@@ -123,6 +131,7 @@ class GitLabClient(RestClient):
             api_url=env.get("CI_API_V4_URL") or DEFAULT_API_URL,
             project_url=env.get("CI_PROJECT_URL", ""),
             job_token=job,
+            artifact_url=artifact_url(env),
             **kwargs,
         )
 
@@ -163,7 +172,7 @@ class GitLabClient(RestClient):
     def upsert_comment(self, pr: int, body: str, marker: str = MARKER) -> Comment:
         """Update the note on merge request ``pr`` that carries ``marker`` and that this
         token's user wrote, or create one (see :meth:`GitHubClient.upsert_comment`)."""
-        text = _prepare_body(body, marker)
+        text = _prepare_body(body, marker, self.artifact_url)
         me = self.username()
         existing = self.find_comment(pr, marker, author=me)
         if existing is not None:
@@ -290,13 +299,42 @@ class GitLabClient(RestClient):
         return Comment(id=data["id"], html_url=url, body=str(data.get("body", "")), created=created)
 
 
-def _prepare_body(body: str, marker: str) -> str:
+def artifact_url(environ: Mapping[str, str]) -> str:
+    """``$CI_JOB_URL/artifacts/file/PATH`` for ``PATH`` = ``$MLGATE_REPORT_ARTIFACT``, or
+    ``""`` when either is unset. ``PATH`` must stay inside the project folder.
+
+    >>> artifact_url({"CI_JOB_URL": "https://gl.example/g/p/-/jobs/9",
+    ...               "MLGATE_REPORT_ARTIFACT": "out/mlgate report.md"})
+    'https://gl.example/g/p/-/jobs/9/artifacts/file/out/mlgate%20report.md'
+    """
+    job_url = environ.get("CI_JOB_URL", "").rstrip("/")
+    path = environ.get(ARTIFACT_VARIABLE, "").strip()
+    if not job_url or not path:
+        return ""
+    parts = path.removeprefix("./").split("/")
+    if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ConfigError(
+            f"{ARTIFACT_VARIABLE}: expected the report's path inside the project folder, as "
+            f"listed under artifacts:paths (e.g. mlgate-report.md), got {path!r}"
+        )
+    if not job_url.startswith(("https://", "http://")):
+        raise ConfigError(f"CI_JOB_URL: expected an http(s) URL, got {job_url!r}")
+    return f"{job_url}/artifacts/file/{quote('/'.join(parts))}"
+
+
+def _artifact_line(url: str) -> str:
+    return f"\n\n---\nThe full report: [{url.rsplit('/', 1)[-1]}]({url}) (this job's artifact).\n"
+
+
+def _prepare_body(body: str, marker: str, artifact: str = "") -> str:
     if marker not in body:
         body = f"{marker}\n{body}"
-    out = truncate_markdown(body, MAX_NOTE_CHARS, TRUNCATION_NOTE)
+    footer = _artifact_line(artifact) if artifact else ""
+    limit = MAX_NOTE_CHARS - len(footer)
+    out = truncate_markdown(body, limit, TRUNCATION_NOTE)
     if marker not in out:
-        out = truncate_markdown(f"{marker}\n{body.replace(marker, '')}", MAX_NOTE_CHARS)
-    return out
+        out = truncate_markdown(f"{marker}\n{body.replace(marker, '')}", limit)
+    return out.rstrip("\n") + footer if footer else out
 
 
 def _author(note: Mapping[str, Any]) -> str | None:
