@@ -101,6 +101,7 @@ def test_the_pipeline_loads_and_every_job_has_rules() -> None:
             "resource_group",
             "interruptible",
             "allow_failure",
+            "variables",
         }, name
     rules = {name: " ".join(r["if"] for r in job["rules"]) for name, job in jobs.items()}
     assert "merge_request_event" in rules["mr:gate"]
@@ -132,6 +133,23 @@ def test_least_privilege_and_no_secrets_in_merge_request_jobs() -> None:
     # the token reaches git through a credential helper, never in a URL
     assert not re.search(r"https?://[^\s\"]*MLGATE_PUSH_TOKEN", template_text("gitlab-ci.yml"))
     assert data["variables"]["GIT_DEPTH"] == "0"
+
+
+def test_merge_request_widgets_and_the_note_link_are_declared() -> None:
+    """The files `mlgate gate` writes are the job's JUnit and metrics reports, kept when the
+    gate fails, and the note's artifact link names the report the job keeps."""
+    job = _jobs(_pipeline())["mr:gate"]
+    gate = [line for line in _lines(job["script"]) if "mlgate gate" in line]
+    assert gate == [
+        "status=0; mlgate gate --junit mlgate-junit.xml --openmetrics metrics.txt || status=$?"
+    ]
+    artifacts = job["artifacts"]
+    assert artifacts["when"] == "always"
+    assert artifacts["reports"] == {"junit": "mlgate-junit.xml", "metrics": "metrics.txt"}
+    assert job["variables"]["MLGATE_REPORT_ARTIFACT"] in artifacts["paths"]
+    assert any(
+        line.startswith("mlgate report -o mlgate-report.md") for line in _lines(job["script"])
+    )
 
 
 def test_images_pinned_by_digest() -> None:
