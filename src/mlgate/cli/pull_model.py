@@ -54,12 +54,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     ref = pulled.pointer.model
     checks = f"size {ref.size} bytes, md5 {ref.md5}, sha256 {ref.sha256}"
+    if ref.is_dir:
+        checks = (
+            f"a folder of {len(ref.files)} files, {ref.size} bytes, each file's size, md5 and "
+            f"sha256 checked against the pointer's manifest (sha256 {ref.sha256})"
+        )
     from mlgate.deploy.pull import is_skops
 
+    has_skops = is_skops(ref.path) or any(is_skops(f.path) for f in ref.files)
     scanned = (
         (
             "not scanned (--no-scan)"
-            if is_skops(ref.path)
+            if has_skops
             else "not a skops file, so not scanned: mlgate moves it and never loads it"
         )
         if pulled.scanned is None

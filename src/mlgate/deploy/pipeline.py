@@ -3,7 +3,7 @@
 A release must ship what ``dvc.lock`` says was produced: at the tagged commit, every
 git-tracked output (the metrics) must have the md5 the lock records, the params the lock
 records must equal ``params.yaml``, and git-tracked file dependencies must match too.
-The model is a DVC output: the lock's md5 and size name the object to push.
+The model is a DVC output (a file or a folder): the lock's md5 and size name the object to push.
 (DVC 3 ``hash: md5`` is the plain md5 of the file's bytes: https://dvc.org/doc/user-guide/project-structure/dvcyaml-files#dvclock-file.)
 """
 
@@ -25,8 +25,12 @@ class LockedModel:
     """The model output as ``dvc.lock`` records it at one commit."""
 
     path: str
-    md5: str
-    size: int
+    md5: str  # ``<32 hex>.dir`` for a folder: DVC's listing object
+    size: int  # bytes (a folder: the total of its files)
+
+    @property
+    def is_dir(self) -> bool:
+        return self.md5.endswith(".dir")
 
 
 def _md5(data: bytes) -> str:
@@ -77,10 +81,7 @@ def check_pipeline(repo: Repo, rev: str, *, label: str, model_path: str) -> Lock
                         f"{label}: dvc.lock records {path} with DVC 2 hashes; run `dvc repro` "
                         "(or `dvc cache migrate --dvc-files`) with DVC 3 and tag again"
                     )
-                if md5.endswith(".dir"):
-                    raise DataError(
-                        f"{label}: {path} is a folder in dvc.lock; the model must be one file"
-                    )
+                # a folder (md5 ``<32 hex>.dir``): size is the total of its files
                 model = LockedModel(path, md5, int(entry.get("size", -1)))
                 continue
             if md5.endswith(".dir"):
@@ -110,7 +111,7 @@ def check_pipeline(repo: Repo, rev: str, *, label: str, model_path: str) -> Lock
                         f"{label}: {params_file}: {key} differs from what dvc.lock recorded "
                         f"(stage {stage_name}): the pipeline is not up to date at {rev[:12]}; {fix}"
                     )
-    if model is None or len(model.md5) != 32 or model.size < 0:
+    if model is None or len(model.md5.removesuffix(".dir")) != 32 or model.size < 0:
         raise DataError(
             f"{label}: dvc.lock at {rev[:12]} records no output {model_path} (with md5 and "
             f"size), the path dvc.yaml declares under `artifacts:`; make it a stage output "

@@ -42,11 +42,14 @@ class Pulled:
 
     def to_json(self) -> dict[str, Any]:
         ref = self.pointer.model
+        verified: dict[str, Any] = {"size": ref.size, "md5": ref.md5, "sha256": ref.sha256}
+        if ref.is_dir:
+            verified["files"] = [f.to_dict() for f in ref.files]
         return {
             "schema_version": 1,
             "path": str(self.path),
             "version": self.pointer.version,
-            "verified": {"size": ref.size, "md5": ref.md5, "sha256": ref.sha256},
+            "verified": verified,
             "scan": None if self.scanned is None else {"types": list(self.scanned)},
         }
 
@@ -62,6 +65,10 @@ def pull_model(
 ) -> Pulled:
     """Fetch the model of ``version`` (default: live) to ``out_dir/<file name>``, verified.
 
+    A directory model lands as the folder ``out_dir/<folder name>``, all or nothing: fetched
+    into a temporary folder beside it, every file's size, md5 and sha256 checked against the
+    pointer's manifest (and each ``.skops`` file in it scanned), then renamed into place.
+
     Size, md5 and sha256 are always checked against the pointer. A skops model (its path
     ends in ``.skops``) is also scanned, unless ``scan`` is off: it must be a skops archive
     whose types are all on mlgate's allow-list (:func:`mlgate.ml.model.scan`, which reads
@@ -70,22 +77,32 @@ def pull_model(
     is moved and hash-checked only: mlgate never loads it (serve and CT load skops files).
     """
     pointer = pointer_for(repo, version, path=path)
-    scan = scan and is_skops(pointer.model.path)
-    dest = Path(out_dir) / PurePosixPath(pointer.model.path).name
+    ref = pointer.model
+    skops_files = [f.path for f in ref.files if is_skops(f.path)]
+    scan = scan and (is_skops(ref.path) or bool(skops_files))
+    dest = Path(out_dir) / PurePosixPath(ref.path).name
     found: list[str] = []
 
-    def inspect(data: bytes) -> None:
+    def inspect(data: bytes, rel: str = "") -> None:
         from mlgate.ml.model import scan as scan_skops
 
+        where = f"{ref.path}/{rel}" if rel else ref.path
         try:
-            found.extend(scan_skops(data, f"{pointer.version} ({pointer.model.path})"))
+            found.extend(scan_skops(data, f"{pointer.version} ({where})"))
         except DataError as exc:
             raise DataError(
                 f"{exc}; nothing was written (`--no-scan` fetches it unchecked, for a model "
                 "you load by other means)"
             ) from exc
 
-    written = fetch_model(
-        repo.root, pointer, dest, remote=remote, inspect=inspect if scan else None
-    )
+    if ref.is_dir:  # a folder: into a temporary folder beside dest, renamed once all verify
+        from mlgate.deploy.tree import fetch_tree
+
+        written = fetch_tree(
+            repo.root, pointer, dest, remote=remote, inspect=inspect if scan else None
+        )
+    else:
+        written = fetch_model(
+            repo.root, pointer, dest, remote=remote, inspect=inspect if scan else None
+        )
     return Pulled(written, pointer, tuple(found) if scan else None)

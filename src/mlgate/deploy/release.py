@@ -2,7 +2,7 @@
 
 Order matters, so that a failure at any step changes nothing:
 validate the tag and the tree -> check the pipeline at the tag -> gate (baseline: the live
-pointer's commit) -> push the model to the DVC remote and read it back (size, md5, sha256) -> write the
+pointer's commit) -> push the model to the DVC remote and read it back (size, md5, sha256; every file of a folder) -> write the
 pointer atomically and commit ``deploy: TAG`` -> optionally push the commit (undone on failure).
 
 The library functions behind the other deploy commands are re-exported here:
@@ -135,14 +135,25 @@ def release(
     if not verdict.passed:
         return ReleaseResult("gate_failed", tag, None, current, gate=verdict)
     try:  # pushes, then reads the remote's copy back: size, md5 and sha256
-        stored = push_model(repo.root, md5=locked.md5, size=locked.size, version=tag, remote=remote)
+        stored = push_model(
+            repo.root,
+            md5=locked.md5,
+            size=locked.size,
+            version=tag,
+            remote=remote,
+            path=locked.path,
+        )
     except RemoteError as exc:
         raise RemoteError(f"refusing to release {tag}, nothing committed: {exc}") from exc
     pointer = Pointer(
         version=tag,
         commit=sha,
-        model=ModelRef(
-            path=locked.path, md5=locked.md5, sha256=stored.digest.sha256, size=locked.size
+        model=ModelRef(  # a folder: sha256 of its manifest, every file read back
+            path=locked.path,
+            md5=locked.md5,
+            sha256=stored.digest.sha256,
+            size=locked.size,
+            files=stored.files,
         ),
         metrics=metrics,
         released_at=now(),

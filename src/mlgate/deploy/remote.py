@@ -30,7 +30,7 @@ from mlgate.errors import (
 from mlgate.fileio import atomic_open
 
 if TYPE_CHECKING:
-    from mlgate.deploy.pointer import ModelRef, Pointer
+    from mlgate.deploy.pointer import ModelFile, ModelRef, Pointer
 
 _CHUNK = 1 << 20
 
@@ -51,6 +51,7 @@ class StoredModel:
     remote: str
     url: str
     digest: Digest
+    files: tuple[ModelFile, ...] = ()  # a directory model: its manifest, each file verified
 
 
 def digest_stream(stream: IO[bytes], sink: IO[bytes] | None = None) -> Digest:
@@ -153,15 +154,28 @@ def _remote_size(odb: Any, oid: str) -> int | None:
 
 
 def push_model(
-    repo_root: Path, *, md5: str, size: int, version: str, remote: str | None = None
+    repo_root: Path,
+    *,
+    md5: str,
+    size: int,
+    version: str,
+    remote: str | None = None,
+    path: str = "",
 ) -> StoredModel:
     """Push the object ``md5`` from the local DVC cache to the remote, then confirm it is there.
 
     The local object is hashed first (md5 must match its name, which also yields the sha256
     for the pointer). When the local cache lacks it but the remote already holds it, the
     remote copy is read and verified instead. Raises RemoteError when the push fails or the
-    remote does not hold a complete object afterwards.
+    remote does not hold a complete object afterwards. A folder (``md5`` ends in ``.dir``;
+    ``path`` names it in messages) goes file by file: :func:`mlgate.deploy.tree.push_tree`.
     """
+    if md5.endswith(".dir"):
+        from mlgate.deploy.tree import push_tree
+
+        return push_tree(
+            repo_root, md5=md5, size=size, version=version, path=path or md5, remote=remote
+        )
     from dvc_data.hashfile.hash_info import HashInfo
 
     with _dvc_repo(repo_root) as repo:
@@ -275,6 +289,10 @@ def verify_remote_copy(
     remote object of the right name and size can still hold other bytes. RemoteError names
     the version, the hash and the remote when the object is missing or differs.
     """
+    if ref.is_dir:  # the listing and every file: mlgate.deploy.tree
+        from mlgate.deploy.tree import verify_tree
+
+        return verify_tree(repo_root, ref, version=version, remote=remote)
     want = Digest(ref.md5, ref.sha256, ref.size)
     found = _local_folder_object(repo_root, ref.md5) if remote is None else None
     if found is not None:  # a plain folder remote: the same check without importing DVC
@@ -321,10 +339,23 @@ def fetch_model(
     sha256 against the pointer, then runs ``inspect`` on the verified bytes (it raises to
     refuse them), and only then renames it to ``dest``. On any mismatch, a missing object or
     a refusal: the error names the version and hash, and nothing is left at ``dest``
-    (folders created for it are removed again).
+    (folders created for it are removed again). A directory model is fetched into the
+    folder ``dest``, all or nothing (:func:`mlgate.deploy.tree.fetch_tree`; ``inspect``
+    then sees each ``.skops`` file).
     """
     ref = pointer.model
     dest = Path(dest)
+    if ref.is_dir:
+        from mlgate.deploy.tree import fetch_tree
+
+        check = inspect
+        return fetch_tree(
+            repo_root,
+            pointer,
+            dest,
+            remote=remote,
+            inspect=None if check is None else lambda data, _rel: check(data),
+        )
     created = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
     try:
         found = _local_folder_object(repo_root, ref.md5) if remote is None else None

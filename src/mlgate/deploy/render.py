@@ -68,8 +68,13 @@ def pointer_lines(p: Pointer) -> list[str]:
     return [
         f"version      {p.version}",
         f"commit       {p.commit}",
-        f"model        {p.model.path} ({p.model.size} bytes)",
-        f"sha256       {p.model.sha256}",
+        f"model        {p.model.path}"
+        + (
+            f"/ (folder: {len(p.model.files)} files, {p.model.size} bytes)"
+            if p.model.is_dir
+            else f" ({p.model.size} bytes)"
+        ),
+        f"sha256       {p.model.sha256}" + (" (of the manifest)" if p.model.is_dir else ""),
         f"md5          {p.model.md5}",
         f"released_at  {format_time(p.released_at)}",
         f"metrics      {metrics}",

@@ -18,7 +18,7 @@ class Status:
     change_commit: str | None  # the commit that last changed the pointer
     published: bool | None  # that commit is on the remote default branch (None: no remote)
     model_path: str
-    workspace_sha256: str | None  # None when the workspace has no model file
+    workspace_sha256: str | None  # None when the workspace has no model (a folder: its manifest's)
     pointer_modified: bool  # the working tree's pointer differs from HEAD's
     remote_matches: bool | None = None  # the remote's copy of the live model (None: not checked)
     remote_detail: str = ""  # one line: where it matched, or why not
@@ -77,7 +77,14 @@ def status(
             published = repo.is_ancestor(change, upstream)
     model_path = live.model.path if live else model_path
     model = repo.root / model_path
-    sha256 = digest_file(model).sha256 if model.is_file() else None
+    sha256: str | None = None
+    if model.is_dir():  # a folder model: compare manifests (pointer.manifest_sha256)
+        from mlgate.deploy.tree import digest_tree
+
+        tree = digest_tree(model)
+        sha256 = tree[0] if tree else None
+    elif model.is_file():
+        sha256 = digest_file(model).sha256
     worktree = repo.show("workspace", path)
     committed = repo.show("HEAD", path) if has_head else None
     matches, detail = None, ""
