@@ -217,7 +217,7 @@ class Reconciler:
             )
 
     def _pass(self, force: bool) -> ReconcileResult:
-        from mlgate.deploy.pointer import parse_pointer
+        from mlgate.deploy.pointer import parse_pointer, servable
 
         now = self.clock()
         try:
@@ -247,7 +247,8 @@ class Reconciler:
             )
         version = ""
         try:
-            pointer = parse_pointer(raw, f"{commit[:12]}:{self.pointer}")
+            # a folder model: its one .skops file (else refused: serve loads skops only)
+            pointer = servable(parse_pointer(raw, f"{commit[:12]}:{self.pointer}"))
         except MlgateError as exc:
             return self._reject(now, commit, version, Rejected(Reason.BAD_POINTER, str(exc)))
         version = pointer.version
