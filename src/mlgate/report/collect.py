@@ -70,6 +70,8 @@ def collect(
             if raw is None or reader is None:
                 continue
             p = parse_predictions(raw, reader.source(policy.predictions_file))
+            if p.y_score is None:  # regression or multiclass: no one score for a ROC curve
+                continue
             c = curves(p.y_true, p.y_score)
             if c is not None:
                 drawn[side] = c
