@@ -16,7 +16,7 @@ from typing import Any
 
 from mlgate.errors import DataError
 from mlgate.gate.policy import MetricRule, Policy, SliceRule
-from mlgate.gate.result import GateResult, MetricComparison, Revision, RuleResult
+from mlgate.gate.result import Check, GateResult, MetricComparison, Revision, RuleResult, RuleStatus
 from mlgate.gate.stats import ChangeStats, Predictions, paired_bootstrap, unpaired
 from mlgate.git import WORKTREE
 from mlgate.metrics.read import check_number, is_number
@@ -228,15 +228,12 @@ def _metric_rule(
         )
     if not rule.relative:
         return out
-    checks = [
-        (name, limit)
-        for name, limit in (
-            ("max_regression", rule.max_regression),
-            ("max_regression_rel", rule.max_regression_rel),
-            ("max_improvement", rule.max_improvement),
-        )
-        if limit is not None
-    ]
+    limits: tuple[tuple[Check, float | None], ...] = (
+        ("max_regression", rule.max_regression),
+        ("max_regression_rel", rule.max_regression_rel),
+        ("max_improvement", rule.max_improvement),
+    )
+    checks = [(name, limit) for name, limit in limits if limit is not None]
     if base is None:
         why = "no baseline" if baseline is None else f"the baseline has no {rule.metric}"
         for name, limit in checks:
@@ -296,7 +293,7 @@ def _relative(regression: float, base: float) -> float:
 
 def _regression_result(
     rule: MetricRule,
-    check: str,
+    check: Check,
     used: float,
     limit: float,
     s: ChangeStats | None,
@@ -325,7 +322,7 @@ def _regression_result(
         msg += f", significant (p={s.p_value:.3g} <= {rule.significance:g}, {s.method})"
         return RuleResult(check=check, status="fail", limit=limit, message=msg, **common)
     msg += f", not significant (p={s.p_value:.3g} > {rule.significance:g}, {s.method})"
-    status = "fail" if rule.inconclusive == "fail" else "inconclusive"
+    status: RuleStatus = "fail" if rule.inconclusive == "fail" else "inconclusive"
     return RuleResult(check=check, status=status, limit=limit, message=msg, **common)
 
 
@@ -367,7 +364,11 @@ def _slice_rule(
         return [RuleResult(check="slices", status="skip", message=msg, **common)]
     out: list[RuleResult] = []
     base_slices = _slices(baseline, rule.file, rule.metric) or {}
-    for check, limit in (("slice_min", rule.min), ("slice_max", rule.max)):
+    bounds: tuple[tuple[Check, float | None], ...] = (
+        ("slice_min", rule.min),
+        ("slice_max", rule.max),
+    )
+    for check, limit in bounds:
         if limit is None:
             continue
         # the slice that comes closest to (or furthest past) this bound

@@ -27,13 +27,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     from mlgate.gate.policy import Policy
 
 SCHEMA_VERSION = 1
-STATUSES = ("pass", "fail", "inconclusive", "warn", "skip")
+#: A check's outcome (``rules[].status`` of the verdict JSON).
+RuleStatus = Literal["pass", "fail", "inconclusive", "warn", "skip"]
+STATUSES: tuple[RuleStatus, ...] = get_args(RuleStatus)
+#: What a rule result checked (``rules[].check``): a bound on the candidate, a change against
+#: the baseline, a slice bound or regression, or the metric's presence.
+Check = Literal[
+    "present",
+    "min",
+    "max",
+    "max_regression",
+    "max_regression_rel",
+    "max_improvement",
+    "slices",
+    "slice_min",
+    "slice_max",
+    "slice_max_regression",
+]
+CHECKS: tuple[Check, ...] = get_args(Check)
 
 
 @dataclass(frozen=True)
@@ -52,10 +69,10 @@ class RuleResult:
     """One check of one rule: its values, limit, status and the reason in words."""
 
     rule: str
-    check: str
+    check: Check
     file: str
     metric: str
-    status: str
+    status: RuleStatus
     message: str
     baseline: float | None = None
     candidate: float | None = None
@@ -93,7 +110,7 @@ class MetricComparison:
 
     file: str
     metric: str
-    direction: str
+    direction: str  # a Direction (mlgate.constants) once the policy returns one
     baseline: float | None
     candidate: float | None
     interval: tuple[float, float] | None = None
@@ -148,7 +165,7 @@ class GateResult:
         return not any(r.status == "fail" for r in self.rules)
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Literal["pass", "fail"]:
         return "pass" if self.passed else "fail"
 
     @property
