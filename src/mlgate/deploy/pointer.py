@@ -410,3 +410,23 @@ def servable(pointer: Pointer) -> Pointer:
             path=f"{ref.path}/{one.path}", md5=one.md5, sha256=one.sha256, size=one.size
         ),
     )
+
+
+def check_servable(repo: Repo, ref: str | None, path: str) -> None:
+    """Refuse to start serving a pointer ``servable`` rejects (ConfigError, exit code 2).
+
+    Reads ``path`` at the tip of ``ref`` (default: the default branch) of a local
+    repository. Nothing released yet, or a branch that cannot be read, passes: the
+    reconcile loop reports those while it waits.
+    """
+    from mlgate.errors import MlgateError
+
+    try:
+        branch = ref or repo.default_branch()
+        if branch is None or not repo.rev_exists(branch):
+            return
+        pointer = read_pointer(repo, repo.resolve(branch), path=path)
+    except MlgateError:
+        return  # the reconcile loop says what is wrong with it, and keeps retrying
+    if pointer is not None:
+        servable(pointer)
