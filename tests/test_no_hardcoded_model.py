@@ -1,7 +1,8 @@
 """The model is what dvc.yaml declares: mlgate's code names no model path of its own.
 
-The reference project's own files (shipped as package data under templates/project/, and
-the README `mlgate new` writes for it) are the exception: that project declares its model.
+The reference projects' own files (shipped as package data under templates/project/ and
+templates/project-regression/, and the README `mlgate new` writes for them) are the
+exception: those projects declare their model.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ def test_no_reference_model_path_in_mlgate_itself() -> None:
     ]
     reference = (
         ROOT / "src" / "mlgate" / "templates" / "project",
+        ROOT / "src" / "mlgate" / "templates" / "project-regression",
         ROOT / "src" / "mlgate" / "templates" / "new",
     )
     offenders = [

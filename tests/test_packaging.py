@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlgate import __version__
-from mlgate.project import PROJECT_FILES
+from mlgate.project import PROJECT_FILES, REGRESSION_FILES
 from tests.conftest import BIN, ROOT, make_env, run
 from tests.e2e.conftest import make_runner_venv
 
@@ -55,6 +55,8 @@ def test_the_wheel_holds_the_reference_project_and_templates(dist: Path) -> None
         metadata = wheel.read(f"mlgate-{__version__}.dist-info/METADATA").decode()
     for name in PROJECT_FILES:
         assert f"mlgate/templates/project/{name}" in names, name
+    for name in REGRESSION_FILES:
+        assert f"mlgate/templates/project-regression/{name}" in names, name
     assert {"mlgate/py.typed", "mlgate/templates/workflows/pr.yml"} <= names
     assert {"mlgate/templates/new/README.md", "mlgate/templates/new/gitignore"} <= names
     assert "Provides-Extra: serve" in metadata and "Provides-Extra: demo" in metadata

@@ -13,6 +13,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--run", action="store_true", help="then run `dvc repro` once and commit everything"
     )
     parser.add_argument(
+        "--task",
+        choices=("binary", "regression"),
+        default="binary",
+        help="the reference project: binary (a breast-cancer classifier, the default) or "
+        "regression (scikit-learn's diabetes table: rmse, mae, r2 in the gate)",
+    )
+    parser.add_argument(
         "--mlgate",
         default=None,
         metavar="REQUIREMENT",
@@ -28,9 +35,12 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.survey import MLGATE_FROM_GIT, has_placeholders
 
     mlgate = args.mlgate or MLGATE_FROM_GIT
-    made = new_project(args.dir, run=args.run, mlgate=mlgate)
+    made = new_project(args.dir, run=args.run, mlgate=mlgate, task=args.task)
     out = sys.stdout
-    out.write(f"created {made.root}: git and DVC repository, {len(made.files)} files\n")
+    out.write(
+        f"created {made.root}: git and DVC repository ({args.task} reference project), "
+        f"{len(made.files)} files\n"
+    )
     if made.commit:
         out.write(f"committed {made.commit[:12]}: dvc repro done, metrics and dvc.lock in git\n")
     if has_placeholders(mlgate):
