@@ -10,3 +10,11 @@ from typing import Literal, get_args
 #: Which way a metric is better (``params.yaml: gate.rules[].direction``, the verdict JSON).
 Direction = Literal["higher", "lower"]
 DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
+
+#: A column's type, as schema files spell it (``data/schema.yaml``: ``dtype: integer``) and as
+#: the server checks request values against it: one vocabulary for data/ and serve/.
+Dtype = Literal["integer", "float", "string", "boolean"]
+DTYPES: tuple[Dtype, ...] = get_args(Dtype)
+NUMERIC_DTYPES: frozenset[Dtype] = frozenset({"integer", "float"})
+#: Short spellings older code used for serving columns, read as the names above.
+DTYPE_ALIASES: dict[str, Dtype] = {"int": "integer", "bool": "boolean", "str": "string"}

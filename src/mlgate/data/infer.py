@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
 
+from mlgate.constants import NUMERIC_DTYPES, Dtype
 from mlgate.data import arrays
 from mlgate.data.drift import BinCounter
 from mlgate.data.profile import ColumnProfile, Profile
@@ -144,7 +145,8 @@ def _round_out(value: float, up: bool, integer: bool) -> float:
 
 
 def _schema_column(c: _Column, rows: int) -> ColumnSchema:
-    dtype = "string" if c.kind in (None, "null") else str(c.kind)
+    # a kind outside DTYPES was refused when the column was counted
+    dtype: Dtype = "string" if c.kind in (None, "null") else cast("Dtype", c.kind)
     key = c.is_key()
     cats = c.categories
     allowed: tuple[Any, ...] | None = None
@@ -153,7 +155,7 @@ def _schema_column(c: _Column, rows: int) -> ColumnSchema:
     if not key and cats and dtype == "integer" and len(cats) <= ALLOWED_INTEGERS:
         allowed = tuple(sorted(int(k) for k in cats))
     lo = hi = None
-    if dtype in ("integer", "float") and allowed is None and c.count:
+    if dtype in NUMERIC_DTYPES and allowed is None and c.count:
         integer = dtype == "integer"
         span = c.hi - c.lo or abs(c.hi) or 1.0
         # never negative in the data: assume a sign constraint (counts, sizes, amounts)

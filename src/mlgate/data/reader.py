@@ -10,7 +10,7 @@ so the caller can read that column as text and report the bad rows as a dtype vi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -63,7 +63,7 @@ def is_parquet(path: str) -> bool:
 def open_table(
     path: str,
     *,
-    types: dict[str, str] | None = None,
+    types: Mapping[str, str] | None = None,
     as_text: frozenset[str] = frozenset(),
     progress: Progress | None = None,
 ) -> Table:
@@ -149,7 +149,7 @@ class _Counting:
 
 
 def _open_csv(
-    path: str, types: dict[str, str], as_text: frozenset[str], progress: Progress | None
+    path: str, types: Mapping[str, str], as_text: frozenset[str], progress: Progress | None
 ) -> Table:
     import pyarrow.csv as csv
 

@@ -24,12 +24,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mlgate.config import Section, loads_yaml
+from mlgate.constants import DTYPES, NUMERIC_DTYPES, Dtype
 from mlgate.errors import ConfigError
 
-DTYPES = ("integer", "float", "string", "boolean")
 CHECKS = ("dtype", "nullable", "max_null_fraction", "min", "max", "allowed", "unique")
 EXTRA_COLUMNS = ("fail", "warn", "ignore")
 
@@ -41,7 +41,7 @@ class ColumnSchema:
     """The checks of one column; ``None`` means "not checked"."""
 
     name: str
-    dtype: str
+    dtype: Dtype
     nullable: bool = False
     max_null_fraction: float | None = None
     min: float | None = None
@@ -51,7 +51,7 @@ class ColumnSchema:
 
     @property
     def numeric(self) -> bool:
-        return self.dtype in ("integer", "float")
+        return self.dtype in NUMERIC_DTYPES
 
 
 @dataclass(frozen=True)
@@ -68,12 +68,12 @@ def _column(name: str, s: Section) -> ColumnSchema:
     for key in s.data:
         if key not in CHECKS:
             s.fail(key, f"unknown check; expected one of {', '.join(CHECKS)}")
-    dtype = s.string("dtype", choices=DTYPES)
+    dtype = cast("Dtype", s.string("dtype", choices=DTYPES))  # one of DTYPES: checked
     lo = s.optional_number("min")
     hi = s.optional_number("max")
     if lo is not None and hi is not None and lo > hi:
         s.fail("min", f"min {lo:g} is above max {hi:g}")
-    if (lo is not None or hi is not None) and dtype not in ("integer", "float"):
+    if (lo is not None or hi is not None) and dtype not in NUMERIC_DTYPES:
         s.fail("min" if lo is not None else "max", f"min/max need a numeric dtype, not {dtype}")
     allowed: Allowed | None = None
     if "allowed" in s and s.data["allowed"] is not None:

@@ -39,12 +39,12 @@ from mlgate.serve.validation import InvalidRequest, RequestSchema, parse_body, v
 _COLUMN_TYPES = {
     "float": frozenset({"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8", "UINT64",
                         "UINT32", "UINT16", "UINT8"}),
-    "int": frozenset({"INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8",
+    "integer": frozenset({"INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8",
                       "FP64", "FP32"}),
-    "bool": frozenset({"BOOL"}),
-    "str": frozenset({"BYTES"}),
+    "boolean": frozenset({"BOOL"}),
+    "string": frozenset({"BYTES"}),
 }  # fmt: skip
-_DATATYPE = {"float": "FP64", "int": "INT64", "bool": "BOOL", "str": "BYTES"}
+_DATATYPE = {"float": "FP64", "integer": "INT64", "boolean": "BOOL", "string": "BYTES"}
 
 
 def _datatype_of(values: Sequence[Any]) -> str:

@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
-NUMERIC = frozenset({"float", "int"})
+from mlgate.constants import DTYPE_ALIASES, NUMERIC_DTYPES, Dtype
+
+NUMERIC = NUMERIC_DTYPES
 _NUMBER_TYPES = frozenset({int, float})
 
 
@@ -33,9 +35,15 @@ class Column:
     """One input column as a request must supply it."""
 
     name: str
-    dtype: str = "float"  # "float" | "int" | "bool" | "str"
+    dtype: Dtype = "float"  # the schema file's vocabulary (mlgate.constants.Dtype)
     nullable: bool = False
     allowed: frozenset[Any] | None = None
+
+    def __post_init__(self) -> None:
+        # "int", "bool", "str": the spellings serving used before it shared data/'s
+        alias = DTYPE_ALIASES.get(self.dtype)
+        if alias is not None:
+            object.__setattr__(self, "dtype", alias)
 
 
 @dataclass(frozen=True)
@@ -214,11 +222,11 @@ def _check_value(col: Column, value: Any, row: int) -> Any:
             number = math.inf
         if not math.isfinite(number):
             raise InvalidRequest(422, f"{col.name}: not a finite number", row=row, column=col.name)
-        if col.dtype == "int" and not number.is_integer():
+        if col.dtype == "integer" and not number.is_integer():
             raise InvalidRequest(
                 422, f"{col.name}: expected an integer, got {value}", row=row, column=col.name
             )
-    elif col.dtype == "bool":
+    elif col.dtype == "boolean":
         if kind is not bool:
             raise InvalidRequest(
                 422, f"{col.name}: expected true or false", row=row, column=col.name
@@ -305,15 +313,15 @@ def validate_rows(
     return pd.DataFrame(data, columns=list(names))
 
 
-def _dtype_kind(dtype: str) -> str:
+def _dtype_kind(dtype: str) -> Dtype:
     d = dtype.lower()
     if d.startswith(("float", "double", "number", "numeric")):
         return "float"
     if d.startswith(("int", "uint", "integer")):
-        return "int"
+        return "integer"
     if d.startswith("bool"):
-        return "bool"
-    return "str"
+        return "boolean"
+    return "string"
 
 
 def from_schema_columns(
