@@ -303,14 +303,26 @@ def test_pyarrow_reads_what_the_csv_module_reads() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"row_id,y_true,y_pred,y_score\n1,1,1,0.5\n2,1,1,nan\n", "p.csv: line 3: expected finite"),
-        (b"row_id,y_true,y_pred,y_score\n1,1,,0.5\n", "p.csv: line 2: expected finite"),
-        (b"row_id,y_true,y_pred,y_score\n1,1,1,inf\n", "p.csv: line 2: expected finite"),
-        (b"row_id,y_true,y_pred,y_score\n1,1,x,0.5\n", "p.csv: expected finite numbers"),
-        (b"row_id,y_true,y_pred,y_score\n1,1,1\n", "p.csv: expected finite numbers"),
-        (b"row_id,y_true,y_pred,y_score\n7,1,1,0.5\n7,0,0,0.5\n", "row_id has duplicates"),
-        (b"row_id,y_true,y_pred\n1,1,1\n", "expected the columns row_id, y_true"),
-        (b"", "expected the columns"),
+        (
+            b"row_id,y_true,y_pred,y_score\n1,1,1,0.5\n2,1,1,nan\n",
+            "p.csv: line 3: column y_score: expected a finite number, got an empty cell or NaN",
+        ),
+        (b"row_id,y_true,y_pred,y_score\n1,1,,0.5\n", "p.csv: line 2: column y_pred: expected a"),
+        (
+            b"row_id,y_true,y_pred,y_score\n1,1,1,inf\n",
+            "p.csv: line 2: column y_score: expected a finite number, got 'inf'",
+        ),
+        (
+            b"row_id,y_true,y_pred,y_score\n1,1,x,0.5\n",
+            "p.csv: line 2: column y_pred: expected a finite number, got 'x'",
+        ),
+        (b"row_id,y_true,y_pred,y_score\n1,1,1\n", "p.csv: line 2: column y_score: expected a"),
+        (
+            b"row_id,y_true,y_pred,y_score\n7,1,1,0.5\n7,0,0,0.5\n",
+            "column row_id: '7' repeats \\(lines 2 and 3\\)",
+        ),
+        (b"row_id,y_true\n1,1\n", "p.csv: no column y_pred: a regression predictions file"),
+        (b"", "p.csv: no column row_id"),
         (b"row_id,y_true,y_pred,y_score\n\xff,1,1,0.5\n", "not UTF-8"),
     ],
 )
@@ -328,7 +340,7 @@ def test_a_big_file_is_read_in_blocks(monkeypatch: Any) -> None:
         f"{i},{i % 2},{i % 3 % 2},{i / n}" for i in range(n)
     ]
     lines[4000] = "3999x,1,1,nan"
-    with pytest.raises(DataError, match="line 4001: expected finite numbers in y_score"):
+    with pytest.raises(DataError, match="line 4001: column y_score: expected a finite number"):
         parse_predictions("\n".join(lines).encode(), "p.csv")
     lines[4000] = "3999x,1,1,0.5"
     got = parse_predictions("\n".join(lines).encode(), "p.csv")

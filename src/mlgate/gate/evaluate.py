@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlgate.errors import DataError
 from mlgate.gate.policy import MetricRule, Policy, SliceRule
 from mlgate.gate.result import Check, GateResult, MetricComparison, Revision, RuleResult, RuleStatus
-from mlgate.gate.stats import ChangeStats, Predictions, paired_bootstrap, unpaired
+from mlgate.gate.stats import (
+    ChangeStats,
+    Predictions,
+    align,
+    metric_of,
+    mismatch,
+    paired_bootstrap,
+    unpaired,
+)
 from mlgate.git import WORKTREE
 from mlgate.metrics.read import check_number, is_number
 
@@ -82,24 +90,63 @@ class _Stats:
         self.policy, self.baseline, self.candidate = policy, baseline, candidate
         self.paired: dict[str, ChangeStats] | None = None
 
+    def _pairs(self) -> tuple[Predictions, Predictions] | None:
+        b, c = self.baseline, self.candidate
+        if b is None or b.predictions is None or c.predictions is None:
+            return None
+        return b.predictions, c.predictions
+
     def _paired(self) -> dict[str, ChangeStats]:
         if self.paired is None:
             self.paired = {}
-            b, c = self.baseline, self.candidate
-            if b is not None and b.predictions is not None and c.predictions is not None:
-                file = self.policy.metrics_file
-                names = sorted(set(b.metrics.get(file, {})) & set(c.metrics.get(file, {})))
-                dirs = {n: self.policy.direction_of(file, n) for n in names}
+            pairs = self._pairs()
+            if pairs is not None and self.baseline is not None:
+                b, c = self.baseline, self.candidate
+                names = []
+                for file in (self.policy.metrics_file, self.policy.predictions_file):
+                    names += sorted(set(b.metrics.get(file, {})) & set(c.metrics.get(file, {})))
+                dirs = {n: self.policy.direction_of(self._file(n), n) for n in names}
                 self.paired = paired_bootstrap(
-                    b.predictions,
-                    c.predictions,
+                    pairs[0],
+                    pairs[1],
                     names,
                     dirs,
                     samples=self.policy.bootstrap_samples,
                     seed=self.policy.seed,
                     confidence=self.policy.confidence,
+                    k=self.policy.ks(),
                 )
         return self.paired
+
+    def _file(self, metric: str) -> str:
+        p = self.policy
+        return p.predictions_file if metric.startswith("column:") else p.metrics_file
+
+    def unresampled(self, file: str, metric: str) -> str | None:
+        """Why the paired test has nothing for ``metric`` although both revisions have
+        predictions (None when it has, or when there are no predictions to pair)."""
+        pairs = self._pairs()
+        if pairs is None or file != self._file(metric) or metric in self._paired():
+            return None
+        a, b = pairs
+        if a.task != b.task or a.classes != b.classes:
+            return (
+                f"the revisions' predictions differ in task or classes ({a.task} "
+                f"{list(a.classes)} vs {b.task} {list(b.classes)}), so they cannot be paired"
+            )
+        if align(a, b, sort=False) is None:
+            return None  # rows differ: the caller reports the mismatch
+        if metric_of(b, metric, k=self.policy.ks().get(metric)) is None:
+            return f"no resampling for {metric} ({b.task} task, see README): its change counts"
+        return f"every resample of {metric} was undefined (a class absent?): its change counts"
+
+    def mismatch(self) -> str | None:
+        """The first unpaired row when both revisions have predictions of different rows."""
+        pairs = self._pairs()
+        if pairs is None or self.baseline is None or align(*pairs, sort=False) is not None:
+            return None
+        file = self.policy.predictions_file
+        return mismatch(*pairs, self.baseline.source(file), self.candidate.source(file))
 
     def get(self, file: str, metric: str, direction: str) -> ChangeStats | None:
         if self.baseline is None:
@@ -107,7 +154,7 @@ class _Stats:
         base, cand = self.baseline.number(file, metric), self.candidate.number(file, metric)
         if base is None or cand is None:
             return None
-        if file == self.policy.metrics_file and metric in self._paired():
+        if file == self._file(metric) and metric in self._paired():
             return self._paired()[metric]
         bf = self.policy.bootstrap_file
         sd_b = self.baseline.number(bf, f"{metric}.std")
@@ -123,10 +170,31 @@ class _Stats:
         )
 
 
+def with_columns(snapshot: Snapshot, policy: Policy) -> Snapshot:
+    """``snapshot`` with the means of the rules' ``column:<name>`` as values of the
+    predictions file (weighted by its ``weight`` column)."""
+    from mlgate.gate.measures import point_value
+
+    pred = snapshot.predictions
+    names = [r.metric for r in policy.rules if r.metric.startswith("column:")]
+    if pred is None or not names:
+        return snapshot
+    values = {}
+    for name in names:
+        metric = metric_of(pred, name)
+        if metric is not None:
+            values[name] = point_value(pred, metric)
+    metrics = dict(snapshot.metrics)
+    metrics[policy.predictions_file] = {**metrics.get(policy.predictions_file, {}), **values}
+    return replace(snapshot, metrics=metrics)
+
+
 def evaluate_snapshots(
     policy: Policy, *, baseline: Snapshot | None, candidate: Snapshot
 ) -> GateResult:
     """Apply ``policy`` to ``candidate`` against ``baseline`` (None: absolute rules only)."""
+    candidate = with_columns(candidate, policy)
+    baseline = with_columns(baseline, policy) if baseline is not None else None
     stats = _Stats(policy, baseline, candidate)
     results: list[RuleResult] = []
     notes: list[str] = []
@@ -273,7 +341,7 @@ def _metric_rule(
                 )
             continue
         used = regression if name == "max_regression" else _relative(regression, base)
-        out.append(_regression_result(rule, name, used, limit, s, policy, common))
+        out.append(_regression_result(rule, name, used, limit, s, policy, common, stats))
     return out
 
 
@@ -299,6 +367,7 @@ def _regression_result(
     s: ChangeStats | None,
     policy: Policy,
     common: dict[str, Any],
+    stats: _Stats,
 ) -> RuleResult:
     worse = "worse" if used > 0 else "not worse"
     relative = check == "max_regression_rel"
@@ -316,7 +385,11 @@ def _regression_result(
     if rule.significance is None:
         return RuleResult(check=check, status="fail", limit=limit, message=msg, **common)
     if s is None:
-        msg += "; no predictions or bootstrap data to test significance, so it counts"
+        why = stats.unresampled(rule.file, rule.metric)
+        if why is None and stats.mismatch() is not None:
+            raise DataError(f"gate.{rule.name} ({rule.metric}): {stats.mismatch()}")
+        why = why or "no predictions or bootstrap data to test significance, so it counts"
+        msg += f"; {why}"
         return RuleResult(check=check, status="fail", limit=limit, message=msg, **common)
     if s.p_value <= rule.significance:
         msg += f", significant (p={s.p_value:.3g} <= {rule.significance:g}, {s.method})"

@@ -5,6 +5,8 @@ Shape (every rule key but ``metric`` is optional; see README, "The gate")::
     gate:
       metrics_file: metrics/scores.json   # where rule metrics live unless a rule says `file`
       predictions_file: metrics/predictions.csv  # per-row predictions (paired bootstrap)
+      task: binary                        # binary | multiclass | regression (default: from
+                                          # the predictions file's columns)
       bootstrap_file: metrics/bootstrap.json     # per-metric std (unpaired fallback)
       slices_file: metrics/slices.json           # slice rules, unless a rule says `file`
       validation_file: metrics/validation.json   # the report's data-validation section
@@ -16,6 +18,9 @@ Shape (every rule key but ``metric`` is optional; see README, "The gate")::
         - metric: roc_auc
           min: 0.95
           max_regression: 0.01
+          significance: 0.05
+        - metric: column:revenue          # the mean of a predictions-file column
+          max_regression_rel: 0.02
           significance: 0.05
       slices:
         - metric: accuracy
@@ -29,6 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlgate.config import Section
+from mlgate.gate.tasks import TASKS
+from mlgate.gate.tasks import direction as table_direction
 from mlgate.metrics.diff import infer_direction
 
 DEFAULT_METRICS_FILE = "metrics/scores.json"
@@ -43,6 +50,7 @@ INCONCLUSIVE = ("warn", "fail")
 _GATE_KEYS = (
     "metrics_file",
     "predictions_file",
+    "task",
     "bootstrap_file",
     "slices_file",
     "validation_file",
@@ -64,6 +72,7 @@ _RULE_KEYS = (
     "significance",
     "inconclusive",
     "max_improvement",
+    "k",
 )
 _SLICE_KEYS = ("metric", "file", "direction", "min", "max", "max_regression", "min_n")
 
@@ -83,6 +92,7 @@ class MetricRule:
     significance: float | None = None
     inconclusive: str = "warn"
     max_improvement: float | None = None
+    k: int | None = None  # top_k_accuracy's k
 
     @property
     def relative(self) -> bool:
@@ -118,6 +128,7 @@ class Policy:
     slices: tuple[SliceRule, ...] = ()
     metrics_file: str = DEFAULT_METRICS_FILE
     predictions_file: str = PREDICTIONS_FILE
+    task: str | None = None  # None: inferred from the predictions file's columns
     bootstrap_file: str = BOOTSTRAP_FILE
     slices_file: str = DEFAULT_SLICES_FILE
     validation_file: str = VALIDATION_FILE
@@ -132,7 +143,22 @@ class Policy:
         for rule in self.rules:
             if rule.file == file and rule.metric == metric:
                 return rule.direction
-        return infer_direction(metric)
+        return default_direction(metric)
+
+    def columns(self) -> list[str]:
+        """The predictions-file columns the rules read (``metric: column:<name>``)."""
+        return [r.metric[len("column:") :] for r in self.rules if r.metric.startswith("column:")]
+
+    def ks(self) -> dict[str, int]:
+        """top_k_accuracy's k per metric name, from the rules that set ``k``."""
+        return {r.metric: r.k for r in self.rules if r.k is not None}
+
+
+def default_direction(metric: str) -> str:
+    """The direction of a known metric (:mod:`mlgate.gate.tasks`), else from its name."""
+    if metric.startswith("column:"):
+        return infer_direction(metric[len("column:") :])
+    return table_direction(metric) or infer_direction(metric)
 
 
 def load_policy(section: Section) -> Policy:
@@ -145,8 +171,10 @@ def load_policy(section: Section) -> Policy:
     """
     section.check_keys(_GATE_KEYS)
     metrics_file = section.string("metrics_file", DEFAULT_METRICS_FILE)
+    predictions_file = section.string("predictions_file", PREDICTIONS_FILE)
     rules = tuple(
-        _metric_rule(item, i, metrics_file) for i, item in enumerate(section.sections("rules", []))
+        _metric_rule(item, i, metrics_file, predictions_file)
+        for i, item in enumerate(section.sections("rules", []))
     )
     slices_file = section.string("slices_file", DEFAULT_SLICES_FILE)
     slices = tuple(
@@ -156,7 +184,8 @@ def load_policy(section: Section) -> Policy:
         rules=rules,
         slices=slices,
         metrics_file=metrics_file,
-        predictions_file=section.string("predictions_file", PREDICTIONS_FILE),
+        predictions_file=predictions_file,
+        task=section.string("task", None, choices=TASKS) if "task" in section else None,
         bootstrap_file=section.string("bootstrap_file", BOOTSTRAP_FILE),
         slices_file=slices_file,
         validation_file=section.string("validation_file", VALIDATION_FILE),
@@ -168,14 +197,23 @@ def load_policy(section: Section) -> Policy:
     )
 
 
-def _metric_rule(s: Section, index: int, default_file: str) -> MetricRule:
+def _metric_rule(s: Section, index: int, default_file: str, predictions: str) -> MetricRule:
     s.check_keys(_RULE_KEYS)
     metric = s.string("metric")
+    column = metric.startswith("column:")
+    if column and not metric[len("column:") :]:
+        s.fail("metric", "column: needs a column name of the predictions file (column:<name>)")
+    if column and s.string("file", predictions) != predictions:
+        s.fail("file", f"a column: metric is read from gate.predictions_file ({predictions})")
+    k = s.integer("k", None, min=1) if "k" in s else None
+    if k is not None and metric != "top_k_accuracy":
+        s.fail("k", "only a top_k_accuracy rule takes k")
     rule = MetricRule(
         name=f"rules[{index}]",
         metric=metric,
-        file=s.string("file", default_file),
-        direction=s.string("direction", infer_direction(metric), choices=DIRECTIONS),
+        file=predictions if column else s.string("file", default_file),
+        k=k,
+        direction=s.string("direction", default_direction(metric), choices=DIRECTIONS),
         min=s.optional_number("min"),
         max=s.optional_number("max"),
         max_regression=s.optional_number("max_regression", min=0),
@@ -210,7 +248,7 @@ def _slice_rule(s: Section, index: int, default_file: str) -> SliceRule:
         name=f"slices[{index}]",
         metric=metric,
         file=s.string("file", default_file),
-        direction=s.string("direction", infer_direction(metric), choices=DIRECTIONS),
+        direction=s.string("direction", default_direction(metric), choices=DIRECTIONS),
         min=s.optional_number("min"),
         max=s.optional_number("max"),
         max_regression=s.optional_number("max_regression", min=0),

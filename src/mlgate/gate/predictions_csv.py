@@ -12,28 +12,38 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlgate.errors import DataError
+from mlgate.gate.tasks import infer_task
 
 if TYPE_CHECKING:
     from mlgate.gate.stats import Predictions
 
 COLUMNS = ("row_id", "y_true", "y_pred", "y_score")
+REGRESSION = ("row_id", "y_true", "y_pred")
 BLOCK_BYTES = 8 << 20
 
 
-def _header(data: bytes, source: str) -> list[str]:
+def _header(data: bytes, source: str, task: str | None) -> list[str]:
     first = data[: data.find(b"\n") + 1 if b"\n" in data else len(data)]
     try:
         text = first.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"{source}: not UTF-8 text") from exc
     header = next(csv.reader(io.StringIO(text)), None)
-    if header is None or any(c not in header for c in COLUMNS):
-        raise DataError(f"{source}: expected the columns {', '.join(COLUMNS)}")
+    if not header or "row_id" not in header:
+        kind = f"a {task}" if task else "a"
+        raise DataError(
+            f"{source}: no column row_id: {kind} predictions file starts with a header "
+            "row_id,y_true,y_pred,... (see README, the gate's predictions files)"
+        )
+    if len(set(header)) != len(header):
+        twice = next(c for c in header if header.count(c) > 1)
+        raise DataError(f"{source}: column {twice} appears twice in the header")
     return header
 
 
@@ -48,7 +58,7 @@ def _concat(blocks: list[Any]) -> Any:
     """One column from its blocks: ``int8`` if every block is, else ``float64``."""
     if not blocks:
         return np.empty(0)
-    if all(b.dtype == np.int8 for b in blocks):
+    if all(b.dtype == blocks[0].dtype for b in blocks):
         return np.concatenate(blocks)
     return np.concatenate([b.astype(float) for b in blocks])
 
@@ -64,54 +74,204 @@ def _numbers(batch: Any, name: str, offset: int, source: str) -> Any:
         valid = ~np.isnan(values) if not bad else _valid(array)
         row = int(np.flatnonzero(~(finite & valid))[0])
         line = offset + row + 2  # after the header; blank lines are not counted
-        raise DataError(f"{source}: line {line}: expected finite numbers in {name}")
+        got = "an empty cell or NaN" if not valid[row] else repr(str(values[row]))
+        raise DataError(
+            f"{source}: line {line}: column {name}: expected a finite number, got {got}"
+        )
     return values
 
 
-def read_predictions(data: bytes, source: str) -> Predictions:
-    """``row_id,y_true,y_pred,y_score`` CSV -> :class:`~mlgate.gate.stats.Predictions`."""
+def read_predictions(
+    data: bytes, source: str, *, task: str | None = None, columns: Sequence[str] = ()
+) -> Predictions:
+    """A predictions CSV -> :class:`~mlgate.gate.stats.Predictions` (see :mod:`.tasks`).
+
+    ``task`` is the policy's (None: inferred from the header); ``columns`` are the extra
+    numeric columns rules read (``column:<name>``). Every problem is one line naming the
+    file, the column and the line.
+    """
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
     from mlgate.gate.stats import Predictions
 
-    _header(data, source)
-    types = {"row_id": pa.string(), **{c: pa.float64() for c in COLUMNS[1:]}}
-    # scores go straight into one buffer sized for the most rows the bytes can hold (a row
-    # is at least ",0,0,0": 6 bytes); pages never written are never resident
-    score = np.empty(len(data) // 6 + 1)
+    header = _header(data, source, task)
+    task = task or infer_task(header)
+    spec = _spec(header, task, columns, source)
+    classes = tuple(c[len("score_") :] for c in spec.scores)
+    types = {"row_id": pa.string()}
+    types.update({c: pa.float64() for c in (*spec.numbers, *spec.scores)})
+    types.update({c: pa.string() for c in spec.labels})
+    wanted = ["row_id", *spec.labels, *spec.numbers, *spec.scores]
+    # the binary score (or each class score) goes straight into one buffer sized for the
+    # most rows the bytes can hold (a row is at least ",0,0,0": 6 bytes); pages never
+    # written are never resident
+    cap = len(data) // (2 * len(wanted)) + 1
+    score = np.empty(cap) if task == "binary" else None
+    matrix = np.empty((cap, len(spec.scores))) if spec.scores else None
     try:
         reader = pacsv.open_csv(
             pa.BufferReader(data),
             read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
             convert_options=pacsv.ConvertOptions(
-                column_types=types, include_columns=list(COLUMNS), strings_can_be_null=False
+                column_types=types, include_columns=wanted, strings_can_be_null=False
             ),
             # malloc, not pyarrow's pool: freed blocks go back to the system
             memory_pool=pa.system_memory_pool(),
         )
         ids: list[Any] = []
-        labels: dict[str, list[Any]] = {"y_true": [], "y_pred": []}
+        blocks: dict[str, list[Any]] = {c: [] for c in (*spec.labels, *spec.numbers)}
         rows = 0
         for batch in reader:
             ids.append(batch.column("row_id"))
-            for name, blocks in labels.items():
-                blocks.append(_compact(_numbers(batch, name, rows, source)))
-            score[rows : rows + batch.num_rows] = _numbers(batch, "y_score", rows, source)
+            for name in spec.labels:
+                blocks[name].append(_classes(batch, name, classes, rows, source))
+            for name in spec.numbers:
+                values = _numbers(batch, name, rows, source)
+                if name == "y_score" and score is not None:
+                    score[rows : rows + batch.num_rows] = values
+                elif name in ("y_true", "y_pred") and task == "binary":
+                    blocks[name].append(_compact(values))
+                else:
+                    blocks[name].append(values.copy())
+            if matrix is not None:
+                for j, name in enumerate(spec.scores):
+                    matrix[rows : rows + batch.num_rows, j] = _numbers(batch, name, rows, source)
             rows += batch.num_rows
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if isinstance(exc, UnicodeDecodeError) or "UTF8" in str(exc).upper():
             raise DataError(f"{source}: not UTF-8 text") from exc
-        raise DataError(f"{source}: expected finite numbers ({exc})") from exc
+        numeric = [*spec.numbers, *spec.scores]
+        raise DataError(
+            _first_bad_cell(data, source, header, numeric) or f"{source}: {exc}"
+        ) from exc
     row_id = pa.chunked_array(ids, type=pa.string())
     _trim()
     if not _unique(row_id):
-        raise DataError(f"{source}: row_id has duplicates; each row needs a unique id")
+        raise DataError(_duplicate(row_id, source))
+    weight = _concat(blocks["weight"]) if "weight" in blocks else None
+    if weight is not None:
+        _check_weights(weight, source)
     return Predictions(
         row_id=row_id,
-        y_true=_concat(labels["y_true"]),
-        y_pred=_concat(labels["y_pred"]),
-        y_score=score[:rows],
+        y_true=_concat(blocks["y_true"]),
+        y_pred=_concat(blocks["y_pred"]),
+        y_score=score[:rows] if score is not None else None,
+        task=task,
+        classes=classes,
+        scores=matrix[:rows] if matrix is not None else None,
+        weight=weight,
+        columns={c: _concat(blocks[c]) for c in spec.extra},
+    )
+
+
+class _Spec:
+    """Which columns a task reads, and how: class labels, numbers, class scores."""
+
+    def __init__(
+        self, labels: list[str], numbers: list[str], scores: list[str], extra: list[str]
+    ) -> None:
+        self.labels, self.numbers, self.scores, self.extra = labels, numbers, scores, extra
+
+
+def _spec(header: list[str], task: str, columns: Sequence[str], source: str) -> _Spec:
+    def need(names: Sequence[str], what: str) -> None:
+        missing = [c for c in names if c not in header]
+        if missing:
+            raise DataError(
+                f"{source}: no column {missing[0]}: a {task} predictions file has the columns "
+                f"{what} (gate.task: {task})"
+            )
+
+    extra = [c for c in dict.fromkeys(columns) if c not in ("row_id", "weight")]
+    need(extra, "its task's columns plus those the rules read (column:<name>)")
+    weight = ["weight"] if "weight" in header else []
+    if task == "binary":
+        need(COLUMNS, "row_id,y_true,y_pred,y_score")
+        return _Spec(
+            [], ["y_true", "y_pred", "y_score", *weight, *_other(extra, COLUMNS)], [], extra
+        )
+    if task == "regression":
+        need(REGRESSION, "row_id,y_true,y_pred")
+        return _Spec([], ["y_true", "y_pred", *weight, *_other(extra, REGRESSION)], [], extra)
+    need(REGRESSION, "row_id,y_true,y_pred,score_<class> (one per class)")
+    scores = [c for c in header if c.startswith("score_")]
+    if len(scores) < 2:
+        raise DataError(
+            f"{source}: a multiclass predictions file needs a score_<class> column per class "
+            f"(at least 2), found {len(scores)}"
+        )
+    return _Spec(["y_true", "y_pred"], [*weight, *_other(extra, scores)], scores, extra)
+
+
+def _other(extra: Sequence[str], taken: Sequence[str]) -> list[str]:
+    return [c for c in extra if c not in taken]
+
+
+def _classes(batch: Any, name: str, classes: Sequence[str], offset: int, source: str) -> Any:
+    """A block's class labels as indices into ``classes`` (``int16``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = batch.column(name)
+    index = pc.index_in(array, value_set=pa.array(list(classes), type=pa.string()))
+    if index.null_count:
+        row = int(np.flatnonzero(~_valid(index))[0])
+        value = array[row].as_py()
+        raise DataError(
+            f"{source}: line {offset + row + 2}: column {name}: {value!r} is not a class of "
+            f"the score columns ({', '.join('score_' + c for c in classes)}); add a "
+            f"score_{value} column or fix the label"
+        )
+    return np.frombuffer(index.buffers()[1], dtype=np.int32)[
+        index.offset : index.offset + len(index)
+    ].astype(np.int16)
+
+
+def _first_bad_cell(data: bytes, source: str, header: list[str], numeric: list[str]) -> str | None:
+    """The first cell of a number column that is not a finite number (slow; errors only)."""
+    import math
+
+    reader = csv.reader(io.StringIO(data.decode("utf-8")))
+    next(reader, None)
+    where = {header.index(c): c for c in numeric}
+    for row in reader:
+        if not row:
+            continue
+        for i, name in where.items():
+            cell = row[i] if i < len(row) else ""
+            try:
+                ok = math.isfinite(float(cell))
+            except ValueError:
+                ok = False
+            if not ok:
+                return (
+                    f"{source}: line {reader.line_num}: column {name}: expected a finite "
+                    f"number, got {cell!r}"
+                )
+    return None
+
+
+def _check_weights(weight: Any, source: str) -> None:
+    bad = np.flatnonzero(weight < 0)
+    if bad.size:
+        raise DataError(
+            f"{source}: line {int(bad[0]) + 2}: column weight: expected a weight >= 0, "
+            f"got {float(weight[bad[0]]):g}"
+        )
+    if not weight.sum() > 0:
+        raise DataError(f"{source}: column weight: every weight is 0; give rows positive weights")
+
+
+def _duplicate(ids: Any, source: str) -> str:
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(ids)
+    first = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"].as_py()
+    lines = np.flatnonzero(np.asarray(pc.equal(ids, first).to_pylist(), dtype=bool))[:2] + 2
+    return (
+        f"{source}: column row_id: {first!r} repeats (lines {lines[0]} and {lines[1]}); "
+        "each row needs a unique id"
     )
 
 

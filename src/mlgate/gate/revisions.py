@@ -69,7 +69,16 @@ def snapshot_of(reader: RevisionReader, policy: Policy) -> Snapshot:
                 f"{exc} (the gate's significance test needs gate.predictions_file)"
             ) from exc
         raw = None
-    predictions = parse_predictions(raw, reader.source(policy.predictions_file)) if raw else None
+    predictions = (
+        parse_predictions(
+            raw,
+            reader.source(policy.predictions_file),
+            task=policy.task,
+            columns=policy.columns(),
+        )
+        if raw
+        else None
+    )
     short = repo.head()[:7] if rev == WORKTREE else rev[:7]
     return Snapshot(
         rev=rev,
