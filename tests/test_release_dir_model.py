@@ -196,7 +196,7 @@ def test_folder_model_release_rollback_pull_status_and_tampering(
     # pull-model: the folder named as in the artifact, every file verified, no leftovers
     pulled = tmp_path / "pulled"
     said = _ok("pull-model", "--version", "v1.0.0", "-o", str(pulled), cwd=root, env=env)
-    assert "a folder of 4 files" in said
+    assert "a folder of 4 files" in said and "no skops file in it, so nothing scanned" in said
     assert sorted(p.name for p in pulled.iterdir()) == ["hf"]
     assert _manifest(pulled / "hf") == p1["model"]["files"]
     assert (pulled / "hf" / "weights.bin").read_bytes() == v1_files["weights.bin"]
@@ -268,6 +268,31 @@ def test_folder_missing_from_cache_and_remote_is_refused(
     assert "models/hf/" in line and "dvc push" in line, line
     assert not (root / "deploy").exists()
     assert any(o["md5"].endswith(".dir") for o in lock)
+
+
+def test_release_from_a_clone_whose_cache_lacks_the_folder(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """CI releases from a fresh clone: the files are read from the remote and hashed there."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    _project(root, env, [["add", "-q", "-d", "store", str(tmp_path / "store")]])
+    run([BIN / "dvc", "push", "-q"], cwd=root, env=env)
+    expected = _manifest(root / "models" / "hf")
+    git("tag", "v1.0.0", cwd=root, env=env)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(root), str(clone)], cwd=tmp_path, env=env)
+    assert not (clone / ".dvc" / "cache").exists() and not (clone / "models" / "hf").exists()
+    _ok("release", "v1.0.0", cwd=clone, env=env)
+    assert _pointer(clone)["model"]["files"] == expected
+    # one file of it corrupted in the remote: a second clone's release refuses, naming it
+    weights = next(f for f in expected if f["path"] == "weights.bin")["md5"]
+    _tamper(tmp_path / "store" / "files" / "md5" / weights[:2] / weights[2:])
+    other = tmp_path / "other"
+    run(["git", "clone", "-q", str(root), str(other)], cwd=tmp_path, env=env)
+    line = _refused(2, "release", "v1.0.0", cwd=other, env=env)
+    assert "models/hf/weights.bin" in line and "corrupt" in line
+    assert not (other / "deploy").exists()
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,10 @@ def _released(root: Path, env: dict[str, str], store: Path, skops_names: list[st
 def test_a_folder_with_one_skops_file_is_served(tmp_path: Path, env: dict[str, str]) -> None:
     root = tmp_path / "repo"
     _released(root, env, tmp_path / "store", ["model.skops"])
+    # pull-model scans the skops file inside the folder against the allow-list
+    pulled = mlgate("pull-model", "-o", str(tmp_path / "out"), cwd=root, env=env)
+    assert pulled.returncode == 0 and "allow-list scan passed" in pulled.stdout, pulled.stderr
+    assert (tmp_path / "out" / "clf" / "model.skops").read_bytes() == model_bytes(1.0)
     port = free_port()
     log = tmp_path / "serve.log"
     args = [

@@ -66,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
         (
             "not scanned (--no-scan)"
             if has_skops
-            else "not a skops file, so not scanned: mlgate moves it and never loads it"
+            else (
+                "no skops file in it, so nothing scanned: mlgate moves the files and never "
+                "loads them"
+                if ref.is_dir
+                else "not a skops file, so not scanned: mlgate moves it and never loads it"
+            )
         )
         if pulled.scanned is None
         else f"skops allow-list scan passed ({len(pulled.scanned)} non-default types, "
