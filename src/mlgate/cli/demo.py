@@ -11,6 +11,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "dir", nargs="?", default="mlgate-demo", help="sandbox folder (default: ./mlgate-demo)"
     )
+    parser.add_argument(
+        "--task",
+        choices=("binary", "regression"),
+        default="binary",
+        help="binary: the classifier's whole loop (the default); regression: a release and "
+        "two pull requests gated on rmse, mae and r2",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,5 +27,5 @@ def run(args: argparse.Namespace) -> int:
 
     from mlgate.demo.story import run_demo
 
-    run_demo(Path(args.dir), console=Console(highlight=False))
+    run_demo(Path(args.dir), console=Console(highlight=False), task=args.task)
     return 0

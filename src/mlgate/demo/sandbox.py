@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
     from mlgate.git import Repo
 
+FIRST_COMMIT = {
+    "binary": "reference project (half of the data; the rest arrives later)",
+    "regression": "regression reference project (diabetes progression)",
+}
 #: The drift: the new scanner measures tumour size larger (in standard deviations).
 DRIFT_COLUMNS = ("worst_radius", "worst_perimeter", "worst_area")
 DRIFT = 0.5
@@ -102,8 +106,12 @@ def cut_batches(held_back: pd.DataFrame, reference: pd.DataFrame) -> dict[str, p
     return out
 
 
-def create(root: Path, *, repo_env: dict[str, str]) -> tuple[Sandbox, Repo]:
-    """Make the sandbox at ``root`` (which must not exist or be empty)."""
+def create(root: Path, *, repo_env: dict[str, str], task: str = "binary") -> tuple[Sandbox, Repo]:
+    """Make the sandbox at ``root`` (which must not exist or be empty).
+
+    ``task`` ``regression``: the regression project, all its data, no batches (its story is
+    pull requests only: :func:`mlgate.demo.story.run_demo`).
+    """
     import pandas as pd
 
     from mlgate.git import Repo
@@ -113,16 +121,17 @@ def create(root: Path, *, repo_env: dict[str, str]) -> tuple[Sandbox, Repo]:
     if root.exists() and any(root.iterdir()):
         raise ConfigError(f"{root}: exists and is not empty; remove it or pass another folder")
     box.project.mkdir(parents=True)
-    write_reference(box.project)
+    write_reference(box.project, task=task)
     params = box.project / "params.yaml"
     params.write_text(_demo_params(params.read_text()))
-    frame = pd.read_csv(box.project / "data/breast_cancer.csv")
-    reference, held_back = split_reference(frame)
-    reference.to_csv(box.project / "data/breast_cancer.csv", index=False)
     box.queue.mkdir()
     box.reports.mkdir()
-    for name, batch in cut_batches(held_back, reference).items():
-        batch.to_csv(box.queue / name, index=False)
+    if task == "binary":
+        frame = pd.read_csv(box.project / "data/breast_cancer.csv")
+        reference, held_back = split_reference(frame)
+        reference.to_csv(box.project / "data/breast_cancer.csv", index=False)
+        for name, batch in cut_batches(held_back, reference).items():
+            batch.to_csv(box.queue / name, index=False)
     (box.project / "README.md").write_text(
         "# mlgate demo sandbox\n\nA copy of the mlgate reference project; see ../reports.\n"
     )
@@ -130,7 +139,7 @@ def create(root: Path, *, repo_env: dict[str, str]) -> tuple[Sandbox, Repo]:
     for args in (
         ("init", "-q", "-b", "main"),
         ("add", "-A"),
-        ("commit", "-q", "-m", "reference project (half of the data; the rest arrives later)"),
+        ("commit", "-q", "-m", FIRST_COMMIT[task]),
         ("init", "-q", "--bare", "-b", "main", str(box.origin)),
         ("remote", "add", "origin", str(box.origin)),
         ("push", "-q", "-u", "origin", "main"),

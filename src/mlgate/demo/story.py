@@ -30,10 +30,12 @@ DEMO_IDENTITY = {
 
 @dataclass
 class DemoResult:
-    """What the demo did: the sandbox, the CT outcomes in order, files written, wall time."""
+    """What the demo did: the sandbox, the CT outcomes and the pull requests' gate verdicts in
+    order, files written, wall time."""
 
     root: Path
     outcomes: list[str] = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -72,10 +74,11 @@ class _Story:
 
             raise MlgateError(f"demo: release {tag} did not go through ({result.outcome})")
         m = result.pointer.metrics
+        shown = ("rmse", "r2") if "rmse" in m else ("roc_auc", "f1")
         self.say(
             f"  [green]released {tag}[/]: pointer commit 'deploy: {tag}' pushed to origin, model "
             f"in the DVC remote (sha256 {result.pointer.model.sha256[:12]}); "
-            f"roc_auc {m.get('roc_auc', 0):.4f}, f1 {m.get('f1', 0):.4f}"
+            + ", ".join(f"{name} {m.get(name, 0):.4f}" for name in shown)
         )
 
     def set_param(self, key: str, old: str, new: str) -> None:
@@ -89,32 +92,45 @@ class _Story:
         path.write_text(text.replace(line, f"  {key}: {new}", 1))
 
     # -- the steps --------------------------------------------------------------------------
-    def first_release(self) -> None:
+    def first_release(self, model: str = "logistic_regression") -> None:
         self.title("reproduce the pipeline and release v1.0.0")
-        self.say("  params.yaml train.model: logistic_regression")
+        self.say(f"  params.yaml train.model: {model}")
         self.dvc_repro()
         self.commit_all("reproduce the pipeline")
         self.release("v1.0.0")
 
-    def pull_request(self) -> None:
+    def gated_branch(self, branch: str, key: str, old: str, new: str, message: str) -> str:
+        """Branch off, change one param, reproduce, push; the gate and the PR report of
+        ``main`` -> the branch. Returns the verdict."""
         from mlgate.gate import evaluate_revisions
         from mlgate.report.collect import collect
         from mlgate.report.markdown import render_report
         from mlgate.report.terminal import render_gate
 
-        self.title("a pull request: try a random forest")
-        self.repo.checkout("try-random-forest", create=True)
-        self.set_param("model", "logistic_regression", "random_forest")
-        self.say("  branch try-random-forest: params.yaml train.model: random_forest")
+        self.repo.checkout(branch, create=True)
+        self.set_param(key, old, new)
+        self.say(f"  branch {branch}: params.yaml {key}: {new}")
         self.dvc_repro()
-        self.commit_all("train a random forest")
-        self.repo.push("origin", "try-random-forest")
+        self.commit_all(message)
+        self.repo.push("origin", branch)
         result = evaluate_revisions(self.repo, baseline="main", candidate="HEAD")
         render_gate(self.console, result)
-        report = self.box.reports / "pr-try-random-forest.md"
+        report = self.box.reports / f"pr-{branch}.md"
         report.write_text(render_report(collect(self.repo, baseline="main", candidate="HEAD")))
         self.result.files.append(report)
+        self.result.verdicts.append(result.verdict)
         self.say(f"  gate verdict: [bold]{result.verdict}[/]; PR report: {report}")
+        return result.verdict
+
+    def pull_request(self) -> None:
+        self.title("a pull request: try a random forest")
+        self.gated_branch(
+            "try-random-forest",
+            "model",
+            "logistic_regression",
+            "random_forest",
+            "train a random forest",
+        )
 
         self.title("merge the pull request and release v1.1.0")
         self.repo.checkout("main")
@@ -203,18 +219,54 @@ class _Story:
         self.say(f"  chart: {png}")
 
 
-def run_demo(root: Path, *, console: Console, environ: dict[str, str] | None = None) -> DemoResult:
-    """Build the sandbox at ``root`` and run the whole loop; returns what happened."""
+def run_regression(story: _Story) -> None:
+    """The regression story: release a ridge model, then two pull requests the gate tells
+    apart: a random forest (worse, within the noise of the eval rows: inconclusive, a
+    warning) and a ridge regularised 300 times harder (worse beyond the noise: fail)."""
+    from mlgate.ct.cycle import run_dvc
+
+    story.first_release("ridge")
+    story.title("a pull request: try a random forest (regression gate: rmse, mae, r2)")
+    story.gated_branch(
+        "try-random-forest", "model", "ridge", "random_forest", "train a random forest"
+    )
+    story.repo.checkout("main")
+    run_dvc(story.repo.root, "checkout", "--force", "--quiet")
+    story.title("another pull request: regularise the ridge 300 times harder")
+    story.gated_branch(
+        "more-regularisation", "alpha", "1.0", "300.0", "train.alpha: 300 (a simpler model)"
+    )
+    story.repo.checkout("main")
+    run_dvc(story.repo.root, "checkout", "--force", "--quiet")
+    story.say("  neither is merged: main still serves v1.0.0 (mlgate history)")
+
+
+def run_demo(
+    root: Path,
+    *,
+    console: Console,
+    environ: dict[str, str] | None = None,
+    task: str = "binary",
+) -> DemoResult:
+    """Build the sandbox at ``root`` and run the whole loop; returns what happened.
+
+    ``task`` ``regression``: the regression project and its pull-request story
+    (:func:`run_regression`) instead of the classifier's loop with continuous training.
+    """
     from mlgate.demo.sandbox import create
-    from mlgate.extras import has
 
     started = time.monotonic()
     env = dict(os.environ if environ is None else environ)
     for key, value in DEMO_IDENTITY.items():
         env.setdefault(key, value)
     env["DVC_NO_ANALYTICS"] = "1"
-    box, repo = create(root, repo_env=env)
+    box, repo = create(root, repo_env=env, task=task)
     story = _Story(box, repo, console, env)
+    if task == "regression":
+        story.title("a sandbox: the regression reference project, a bare origin, a DVC remote")
+        story.say(f"  project {box.project}\n  origin  {box.origin}")
+        run_regression(story)
+        return _finish(story, started)
     story.title("a sandbox: the reference project, a bare origin, a DVC remote, new data")
     story.say(f"  project {box.project}\n  origin  {box.origin}\n  batches waiting in {box.queue}")
     story.first_release()
@@ -227,10 +279,18 @@ def run_demo(root: Path, *, console: Console, environ: dict[str, str] | None = N
     story.cycle("batch_004.csv", "more data from the new scanner")
     story.history()
     story.chart()
+    return _finish(story, started)
+
+
+def _finish(story: _Story, started: float) -> DemoResult:
+    from mlgate.extras import has
+
+    box = story.box
     story.result.seconds = time.monotonic() - started
-    console.rule("[bold]done", align="left")
-    chart = f"   chart: {box.root / 'production-metrics.png'}" if has("demo") else ""
-    console.print(
+    story.console.rule("[bold]done", align="left")
+    png = box.root / "production-metrics.png"
+    chart = f"   chart: {png}" if has("demo") and png.exists() else ""
+    story.console.print(
         f"The sandbox stays for you to explore: {box.root}\n"
         f"  cd {box.project} && git log --oneline --graph --all && mlgate history\n"
         f"  reports: {box.reports}{chart}\n"
