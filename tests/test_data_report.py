@@ -9,10 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mlgate.data.report import MAX_FINDINGS, escape, markdown_section
 from mlgate.data.schema import ColumnSchema, Schema
 from mlgate.data.validate import validate_file
 from mlgate.fileio import dumps_json, loads_json
+from mlgate.report.validation import MAX_FINDINGS, escape, markdown_section
 
 
 def _result(tmp_path: Path) -> dict[str, object]:

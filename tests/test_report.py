@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -177,12 +176,6 @@ def test_report_stays_under_githubs_limit() -> None:
     assert render_report(data).startswith("## ❌ mlgate gate")  # embedded: no marker
     tiny = render_report(data, limit=1500)
     assert len(tiny) <= 1500 and "Truncated" in tiny and "mlgate gate" in tiny
-
-
-def test_validation_fallback_without_data_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "mlgate.data.report", None)  # import now raises ImportError
-    md = render_report(_data({}, {SCORES: {"f1": 1.0}}, validation={"rows": 569, "violations": 0}))
-    assert "### Data validation" in md and "| `rows` | 569 |" in md
 
 
 def test_curves_match_scikit_learn() -> None:

@@ -18,3 +18,12 @@ DTYPES: tuple[Dtype, ...] = get_args(Dtype)
 NUMERIC_DTYPES: frozenset[Dtype] = frozenset({"integer", "float"})
 #: Short spellings older code used for serving columns, read as the names above.
 DTYPE_ALIASES: dict[str, Dtype] = {"int": "integer", "bool": "boolean", "str": "string"}
+
+#: The hidden HTML comment that identifies mlgate's report comment on a pull request (the
+#: report's first line; the comment clients find their earlier comment by it).
+REPORT_MARKER = "<!-- mlgate-report -->"
+#: The first line of ``mlgate ct``'s report (the pull request body, the step summary).
+CT_REPORT_MARKER = "<!-- mlgate-ct-report -->"
+#: GitHub answers 422 "Body is too long (maximum is 65536 characters)" beyond this, for
+#: comments and pull request bodies alike.
+GITHUB_COMMENT_LIMIT = 65_536

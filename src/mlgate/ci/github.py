@@ -37,7 +37,9 @@ from typing import Any, Final
 import httpx
 
 from mlgate.ci._rest import HttpError, Reply, RestClient, check_api_url
+from mlgate.constants import GITHUB_COMMENT_LIMIT, REPORT_MARKER
 from mlgate.errors import ConfigError, RemoteError
+from mlgate.truncate import truncate_markdown
 
 __all__ = [
     "ACTIONS_BOT",
@@ -52,16 +54,10 @@ __all__ = [
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
-#: The hidden HTML comment that identifies mlgate's report comment on a pull request.
-MARKER = "<!-- mlgate-report -->"
+MARKER = REPORT_MARKER
 #: Who ``GITHUB_TOKEN`` acts as; ``GET /user`` answers 403 for that token.
 ACTIONS_BOT = "github-actions[bot]"
-#: GitHub answers 422 "Body is too long (maximum is 65536 characters)" beyond this.
-MAX_COMMENT_CHARS = 65_536
-TRUNCATION_NOTE = (
-    "\n\n---\n**Truncated:** this report exceeded GitHub's 65,536-character comment limit. "
-    "The full report is in the workflow run's step summary.\n"
-)
+MAX_COMMENT_CHARS = GITHUB_COMMENT_LIMIT
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -78,31 +74,6 @@ class Comment:
     def action(self) -> str:
         """``"created"`` or ``"updated"``."""
         return "created" if self.created else "updated"
-
-
-def truncate_markdown(
-    text: str, limit: int = MAX_COMMENT_CHARS, note: str = TRUNCATION_NOTE
-) -> str:
-    """Cut ``text`` to at most ``limit`` characters at a line break, closing an open code
-    fence and open ``<details>`` blocks, and append ``note``. Text within the limit is
-    returned unchanged.
-    """
-    if len(text) <= limit:
-        return text
-    budget = limit - len(note)
-    while True:
-        head = text[: max(budget, 0)]
-        newline = head.rfind("\n")
-        if newline > len(head) // 2:
-            head = head[:newline]
-        closers = ""
-        if head.count("```") % 2:
-            closers += "\n```"
-        closers += "\n</details>" * max(head.count("<details") - head.count("</details>"), 0)
-        out = head + closers + note
-        if len(out) <= limit or budget <= 0:
-            return out[:limit]
-        budget -= len(out) - limit
 
 
 class GitHubClient(RestClient):

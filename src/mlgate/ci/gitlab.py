@@ -34,8 +34,10 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import httpx
 
 from mlgate.ci._rest import RestClient, check_api_url, one_line
-from mlgate.ci.github import MARKER, Comment, truncate_markdown
+from mlgate.ci.github import Comment
+from mlgate.constants import REPORT_MARKER as MARKER
 from mlgate.errors import ConfigError, RemoteError
+from mlgate.truncate import truncate_markdown
 
 __all__ = ["DEFAULT_API_URL", "MAX_NOTE_CHARS", "GitLabClient"]
 

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(dumps_json(metrics))
     elif args.md:
-        from mlgate.data.report import markdown_section
+        from mlgate.report.validation import markdown_section
 
         sys.stdout.write(markdown_section(metrics))
     else:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlgate.constants import CT_REPORT_MARKER, GITHUB_COMMENT_LIMIT
 from mlgate.ct.result import CtOutcome
+from mlgate.truncate import truncate_markdown
 
 if TYPE_CHECKING:
     from mlgate.ct.result import CycleResult
 
-MARKER = "<!-- mlgate-ct-report -->"
+MARKER = CT_REPORT_MARKER
 HEADLINES = {
     CtOutcome.NO_NEW_DATA: ("⏸️", "no new data"),
     CtOutcome.PENDING: ("⏸️", "a pull request for this batch is already open"),
@@ -58,7 +60,7 @@ def _summary(result: CycleResult) -> list[str]:
 
 
 def _validation(result: CycleResult) -> list[str]:
-    from mlgate.data.report import markdown_section
+    from mlgate.report.validation import markdown_section
 
     out: list[str] = []
     for check in result.checks:
@@ -141,6 +143,6 @@ def render_markdown(result: CycleResult) -> str:
         _gate(result),
     ]
     text = "\n\n".join("\n".join(p) for p in parts if p) + "\n"
-    if len(text) > 65_000:
-        text = text[:64_000].rsplit("\n", 1)[0] + "\n\n> **Truncated**: see `mlgate ct --json`.\n"
-    return text
+    return truncate_markdown(
+        text, GITHUB_COMMENT_LIMIT, "\n\n> **Truncated**: see `mlgate ct --json`.\n"
+    )

@@ -4,7 +4,8 @@
 - :mod:`mlgate.data.profile`: the reference profile (``data/reference_profile.json``).
 - :mod:`mlgate.data.infer`: infer both from a CSV or Parquet file.
 - :mod:`mlgate.data.validate`: ``validate_file`` streams a file through the checks.
-- :mod:`mlgate.data.report`: the Markdown section of the PR report.
+
+Its section of the PR report is rendered by :mod:`mlgate.report.validation`.
 
 The validate path uses pyarrow and numpy only (no pandas: it costs 0.4 s to import).
 """

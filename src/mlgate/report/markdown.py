@@ -10,17 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from mlgate.constants import GITHUB_COMMENT_LIMIT, REPORT_MARKER
 from mlgate.metrics.diff import change_direction, infer_direction
 from mlgate.report.escape import code, text
+from mlgate.truncate import truncate_markdown
 
 if TYPE_CHECKING:
     from mlgate.gate import GateResult, RuleResult
     from mlgate.metrics import Change, Diff
     from mlgate.report.collect import ReportData
 
-MARKER = "<!-- mlgate-report -->"
-#: GitHub refuses issue comments longer than this ("Body is too long", HTTP 422).
-COMMENT_LIMIT = 65_536
+MARKER = REPORT_MARKER
+COMMENT_LIMIT = GITHUB_COMMENT_LIMIT
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "❔", "warn": "⚠️", "skip": "⏭️"}
 MAX_ROWS = 60
 WORST_SLICES = 5
@@ -222,22 +223,11 @@ def _slices(data: ReportData) -> list[str]:
 def _validation(data: ReportData) -> list[str]:
     if data.validation is None:
         return []
-    import importlib
+    from mlgate.report.validation import markdown_section
 
-    try:  # the data-validation renderer (it writes its own "### Data validation" heading)
-        render = getattr(importlib.import_module("mlgate.data.report"), "markdown_section", None)
-    except ImportError:  # not there: a plain table of metrics/validation.json below
-        render = None
-    if render is not None:
-        section = str(render(data.validation)).strip()
-        return [section] if section.startswith("#") else ["### Data validation", "", section]
-    from mlgate.metrics.read import flatten
-
-    flat = flatten(data.validation, "metrics/validation.json", metrics=False)
-    lines = ["### Data validation", "", "| check | value |", "|---|---:|"]
-    for key, value in list(flat.items())[:MAX_ROWS]:
-        lines.append(f"| {code(key)} | {_param(value)} |")
-    return lines
+    # the data-validation section writes its own "### Data validation" heading
+    section = markdown_section(data.validation).strip()
+    return [section] if section.startswith("#") else ["### Data validation", "", section]
 
 
 def _curves(data: ReportData) -> list[str]:
@@ -325,7 +315,7 @@ def render_report(data: ReportData, *, limit: int = COMMENT_LIMIT, marker: bool 
         out = join(kept)
         if len(out) + len(note) <= limit:
             return out + note
-    return out[: max(limit - len(note), 0)].rsplit("\n", 1)[0] + "\n" + note
+    return truncate_markdown(out, limit, note)
 
 
 def diff_markdown(
