@@ -165,10 +165,3 @@ def require(ct: CtParams, *, file: str = "params.yaml", model: str = "my-model")
         f"{where}; `mlgate ct` needs {keys}; add them, e.g. `{example}` "
         '(see mlgate\'s README, "Continuous training")'
     )
-
-
-def load_ct_params(path: str = "params.yaml") -> CtParams:
-    """The ``ct:`` section of ``path`` (defaults when absent; see :func:`require`)."""
-    from mlgate.config import load_params
-
-    return CtParams.from_section(load_params(path).optional_section("ct"))
