@@ -226,3 +226,115 @@ def running(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+class LocalRelease:
+    """A real git repository with a plain-folder DVC remote, releasing by pointer commits
+    (what `mlgate release` leaves behind, without the pipeline): for serving tests that
+    need many releases fast. ``mlgate serve --repo PATH`` follows it."""
+
+    def __init__(self, base: Path, env: dict[str, str]) -> None:
+        import subprocess
+
+        self.path, self.remote, self.env = base / "repo", base / "dvc-remote", env
+        (self.path / ".dvc").mkdir(parents=True)
+        (self.path / ".dvc" / "config").write_text(
+            f"[core]\n    remote = local\n['remote \"local\"']\n    url = {self.remote}\n"
+        )
+        self._run = lambda *a: subprocess.run(
+            ["git", *a], cwd=self.path, env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        self._run("init", "-q", "-b", "main")
+        self._run("add", ".dvc/config")
+        self._run("commit", "-q", "-m", "init")
+
+    def publish(self, data: bytes, version: str, files: dict[str, str] | None = None) -> str:
+        """Upload ``data`` to the remote and commit a pointer to it (and ``files``)."""
+        from mlgate.deploy.pointer import POINTER_PATH, write_pointer
+
+        for name, text in (files or {}).items():  # in the released commit, as a release has
+            (self.path / name).write_text(text)
+            self._run("add", name)
+        if files:
+            self._run("commit", "-q", "-m", f"{version}: {', '.join(files)}")
+        pointer = pointer_for(data, version, commit=self._run("rev-parse", "HEAD"))
+        md5 = pointer.model.md5
+        obj = self.remote / "files" / "md5" / md5[:2] / md5[2:]
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        obj.write_bytes(data)
+        write_pointer(self.path / POINTER_PATH, pointer)
+        self._run("add", POINTER_PATH)
+        self._run("commit", "-q", "-m", f"deploy: {version}")
+        return self._run("rev-parse", "HEAD")
+
+
+def expected_probabilities(data: bytes, row: dict[str, float]) -> list[float]:
+    """What the model in ``data`` answers for ``row`` (computed here, for comparison)."""
+    import pandas as pd
+
+    from mlgate.ml.model import loads
+
+    model = loads(data, "expected")
+    proba = model.predict_proba(pd.DataFrame([row], columns=list(feature_names())))
+    return [float(p) for p in proba[0]]
+
+
+class ServeProcess:
+    """``mlgate serve`` as a subprocess on a free loopback port (stderr to ``log``)."""
+
+    def __init__(self, repo: Path, cache: Path, log: Path, env: dict[str, str], *args: str):
+        import subprocess
+        import sys
+
+        import httpx
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        command = [
+            str(Path(sys.executable).parent / "mlgate"), "serve", "--repo", str(repo),
+            "--port", str(self.port), "--cache-dir", str(cache), *args,
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb")
+        )
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    def wait(self, what: str, check: Any, timeout: float = 90) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"server died:\n{self.log.read_text()}"
+            try:
+                if check():
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}\n{self.log.read_text()}")
+
+    def version(self) -> Any:
+        return self.client.get("/version").json()
+
+    def serving(self, version: str) -> bool:
+        return bool(self.version().get("version") == version)
+
+    def metric(self, line_start: str) -> float:
+        for line in self.client.get("/metrics").text.splitlines():
+            if line.startswith(line_start):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def stop(self) -> int:
+        import signal
+
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(30)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

@@ -27,6 +27,16 @@ def _rows(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text!r}")
+    return value
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -84,6 +94,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="wait before retrying a rejected pointer commit, doubling up to 10 min (default: 30)",
     )
     parser.add_argument(
+        "--workers",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="inference worker processes (default: one per core; 0: predict in the server "
+        "process); a worker that dies is replaced, its requests answered 503",
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=_rows,
+        default=256,
+        metavar="N",
+        help="prediction requests in progress beyond which the answer is 503 with Retry-After "
+        "(default: 256)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=_positive,
+        default=5.0,
+        metavar="SECONDS",
+        help="close a connection whose request head takes longer (default: 5)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=_positive,
+        default=30.0,
+        metavar="SECONDS",
+        help="answer 408 when a request body takes longer to arrive (default: 30)",
+    )
+    parser.add_argument(
         "--debug-info",
         action="store_true",
         help="show filesystem paths and URLs in /version and /readyz (hidden by default: "
@@ -114,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
             pointer=pointer_path(args.model),
             debug_info=args.debug_info,
             model_name=args.model or "model",
+            workers=args.workers,
+            max_in_flight=args.max_in_flight,
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
         )
     )
 

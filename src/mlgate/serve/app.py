@@ -15,9 +15,12 @@ quarter of a second of the server's CPU-bound start-up. Errors keep FastAPI's sh
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -28,8 +31,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlgate.serve.metrics import CLIENT_CLOSED, CONTENT_TYPE, ServeMetrics
-from mlgate.serve.state import ServingState
-from mlgate.serve.validation import InvalidRequest, parse_body, validate_rows
+from mlgate.serve.state import Served, ServingState
+from mlgate.serve.validation import InvalidRequest, RequestSchema, parse_body, validate_rows
+from mlgate.serve.workers import PredictError, WorkerDied
+
+if TYPE_CHECKING:
+    from mlgate.serve.workers import WorkerPool
+
+T = TypeVar("T")
 
 ENDPOINTS = frozenset({"/predict", "/healthz", "/readyz", "/version", "/metrics"})
 
@@ -81,19 +90,112 @@ class MetricsMiddleware:
             self.metrics.observe(endpoint, status, time.perf_counter() - start)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, or 413 as soon as it passes ``limit`` bytes."""
+class InFlightLimit:
+    """At most ``limit`` prediction requests in progress; beyond it 503 with ``Retry-After``
+    at once (nothing read), so a burst queues in clients and load balancers, not in memory."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            busy = _json(
+                {"error": f"{self.limit} requests in progress, the limit (--max-in-flight); retry"},
+                503,
+                {"retry-after": "1"},
+            )
+            await busy(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The request body, or 413 as soon as it passes ``limit`` bytes, or 408 when it takes
+    longer than ``timeout`` seconds to arrive."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise InvalidRequest(413, f"body of {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise InvalidRequest(413, f"body over {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise InvalidRequest(413, f"body over {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise InvalidRequest(
+            408, f"the body took more than {timeout:g} s to arrive ({size} bytes came)"
+        ) from None
     return b"".join(chunks)
+
+
+#: Bodies from this size on are parsed and validated in a thread: the event loop keeps
+#: answering (/healthz among others) while a big one is read.
+OFF_LOOP_BYTES = 64 * 1024
+
+_parser: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+async def off_loop(size: int, work: Callable[[], T]) -> T:
+    """``work()`` here for a small body, else in the one parsing thread (one, so several big
+    bodies take turns instead of all contending with the event loop for the GIL)."""
+    global _parser
+    if size < OFF_LOOP_BYTES:
+        return work()
+    if _parser is None:
+        _parser = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mlgate-parse")
+    return await asyncio.get_running_loop().run_in_executor(_parser, work)
+
+
+def _frame_payload(frame: Any) -> Any:
+    """What a worker gets: the float64 matrix itself, or the DataFrame's columns."""
+    import numpy as np
+
+    if isinstance(frame, np.ndarray):
+        return frame
+    return {str(c): frame[c].tolist() for c in frame.columns}
+
+
+def make_infer(pool: WorkerPool | None) -> Callable[[Served, Any], Awaitable[Any]]:
+    """``infer(served, frame)``: the probability matrix, from the inference workers when
+    ``served`` lives there, else from the model in this process. Raises :class:`ValueError`
+    (422), :class:`PredictError` or :class:`WorkerDied` (see :func:`model_failure`)."""
+
+    async def infer(served: Served, frame: Any) -> Any:
+        if served.generation is None or pool is None:
+            return served.model.predict_proba(frame)
+        return await pool.predict(served.generation, _frame_payload(frame))
+
+    return infer
+
+
+def model_failure(exc: Exception) -> Response:
+    """The answer for a prediction that failed: 422 for rows the model refuses, 503 with
+    ``Retry-After`` when the worker died or the version left meanwhile, 500 otherwise."""
+    if isinstance(exc, WorkerDied):
+        return _json(
+            {"error": f"{exc}; it is being replaced and the model checked: retry"},
+            503,
+            {"retry-after": "1"},
+        )
+    if isinstance(exc, PredictError):
+        if exc.status == 422:
+            return _json({"error": f"the model cannot predict these rows ({exc})"}, 422)
+        if exc.status == 503:
+            return _json({"error": f"{exc}: retry"}, 503, {"retry-after": "1"})
+        return _json({"error": f"the model failed ({exc})"}, 500)
+    return _json({"error": f"the model cannot predict these rows ({exc})"}, 422)
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
@@ -113,15 +215,29 @@ def create_app(
     max_body_bytes: int | None = None,
     debug_info: bool = False,
     model_name: str = "model",
+    pool: WorkerPool | None = None,
+    max_in_flight: int = 256,
+    body_timeout: float = 30.0,
 ) -> Starlette:
     """The server's ASGI app over ``state`` (swapped by the reconciler); ``debug_info``
     lets ``/version`` and ``/readyz`` show filesystem paths and URLs in messages;
-    ``model_name`` is the model's name in the Open Inference Protocol routes (``/v2``)."""
+    ``model_name`` is the model's name in the Open Inference Protocol routes (``/v2``);
+    ``pool``: the inference workers (None: predict in this process); ``max_in_flight``:
+    prediction requests in progress beyond which the answer is 503; ``body_timeout``:
+    seconds a request body may take to arrive (408 after)."""
     import numpy as np
 
     from mlgate.serve import v2
 
     body_limit = max_body_bytes or max(65536, max_rows * 8192)
+    infer = make_infer(pool)
+
+    def read_body(request: Request) -> Awaitable[bytes]:
+        return _read_body(request, body_limit, body_timeout)
+
+    def object_limit(schema: RequestSchema) -> int:
+        """JSON objects a body may hold: a row each, and a few around them (V2 tensors)."""
+        return max_rows + 2 * len(schema.names) + 16
 
     async def healthz(_request: Request) -> Response:
         return _json({"status": "ok"})
@@ -152,20 +268,27 @@ def create_app(
     async def predict(request: Request) -> Response:
         served = state.current  # one read: this request uses this model to the end
         try:
-            body = await _read_body(request, body_limit)
+            body = await read_body(request)
             if served is None:
                 return _json({"error": "no verified model loaded yet; see /version"}, 503)
-            frame = validate_rows(
-                parse_body(body), served.schema, max_rows=max_rows, as_array=served.takes_array
+            schema, as_array = served.schema, served.takes_array
+            frame = await off_loop(
+                len(body),
+                lambda: validate_rows(
+                    parse_body(body, max_objects=object_limit(schema)),
+                    schema,
+                    max_rows=max_rows,
+                    as_array=as_array,
+                ),
             )
         except InvalidRequest as exc:
             return _json(exc.detail, exc.status)
         except ClientDisconnect:  # gone mid-body: nobody to answer, nothing went wrong here
             return Response(status_code=CLIENT_CLOSED)
         try:
-            proba = served.model.predict_proba(frame)
-        except ValueError as exc:  # e.g. a null the schema allows but the model cannot take
-            return _json({"error": f"the model cannot predict these rows ({exc})"}, 422)
+            proba = await infer(served, frame)
+        except (ValueError, PredictError, WorkerDied) as exc:  # e.g. a null the model refuses
+            return model_failure(exc)
         classes = served.classes
         metrics.rows.inc(len(frame))
         return _json(
@@ -190,10 +313,16 @@ def create_app(
                 metrics=metrics,
                 max_rows=max_rows,
                 model_name=model_name,
-                read_body=lambda request: _read_body(request, body_limit),
+                read_body=read_body,
+                object_limit=object_limit,
                 respond=_json,
+                infer=infer,
+                failure=model_failure,
             ),
         ],
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics),
+            Middleware(InFlightLimit, limit=max_in_flight),
+        ],
         exception_handlers={HTTPException: _http_error},
     )

@@ -273,6 +273,14 @@ class Prober:
             old.stop()
         return True
 
+    def host_fds(self) -> tuple[int, ...]:
+        """This process's ends of the forked host's pipes (a sibling forked later closes
+        them, so the host still sees end of file when the server goes)."""
+        host = self._host
+        if host is None or not host.forked:
+            return ()
+        return (host.to_host, host.lines.fd)
+
     def _spawn(self) -> _Host:
         env = dict(self.env if self.env is not None else os.environ)
         env.setdefault("PYTHONWARNINGS", "ignore")

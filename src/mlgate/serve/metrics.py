@@ -72,6 +72,13 @@ class ServeMetrics:
             "mlgate_last_reconcile_timestamp_seconds", "When the last reconcile pass ended",
             registry=r,
         )  # fmt: skip
+        self.workers = Gauge(
+            "mlgate_inference_workers", "Inference worker processes ready", registry=r
+        )
+        self.worker_deaths = Counter(
+            "mlgate_inference_worker_deaths", "Inference workers that died (and were replaced)",
+            registry=r,
+        )  # fmt: skip
         self.ready.set(0)
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
@@ -81,12 +88,14 @@ class ServeMetrics:
             self.errors.labels(endpoint, code).inc()
         self.latency.labels(endpoint).observe(seconds)
 
-    def served(self, served: Served) -> None:
+    def served(self, served: Served, *, swap: bool = True) -> None:
+        """``served`` is in; ``swap`` False when it came back (a crashing model went out)."""
         self.model_info.clear()
         self.model_info.labels(served.version, served.commit, served.sha256).set(1)
         self.model_loaded_at.set(served.loaded_at.timestamp())
         self.ready.set(1)
-        self.reloads.labels("swapped").inc()
+        if swap:
+            self.reloads.labels("swapped").inc()
 
     def rejected_candidate(self, version: str, commit: str, reason: str) -> None:
         self.reloads.labels("rejected").inc()

@@ -35,6 +35,7 @@ from mlgate.serve.validation import RequestSchema, from_features, from_schema_co
 
 if TYPE_CHECKING:
     from mlgate.deploy.pointer import Pointer
+    from mlgate.serve.workers import WorkerPool
 
 
 class Source(Protocol):
@@ -149,6 +150,7 @@ class Reconciler:
         log: Callable[[str], None] = lambda _msg: None,
         pointer: str | None = None,
         lock_timeout: float = 600.0,
+        pool: WorkerPool | None = None,
     ) -> None:
         from mlgate.models import SINGLE_POINTER
 
@@ -168,6 +170,10 @@ class Reconciler:
         self._said_shared = False
         self._failures: dict[str, _Failure] = {}
         self._lock = threading.Lock()
+        self.pool = pool  # inference workers: models load there, not here
+        self._previous: Served | None = None  # what goes back in if the served one crashes
+        self._tips: dict[int, str] = {}  # generation -> the branch tip that brought it
+        self._crashed: list[tuple[str, ReconcileResult]] = []  # (tip, rejection), from the loop
 
     # -- one pass ---------------------------------------------------------------------------
     def reconcile(self, *, force: bool = False) -> ReconcileResult:
@@ -233,6 +239,7 @@ class Reconciler:
                 reason=Reason.NO_RELEASE,
                 message=f"no {self.pointer} at {commit[:12]} yet; run `mlgate release`",
             )
+        self._take_crash_reports(now)
         failure = self._failures.get(commit)
         if failure is not None and not force and now < failure.retry_at:
             last = self.state.last_rejection
@@ -265,17 +272,26 @@ class Reconciler:
             new = self._load(pointer, commit)
         except Rejected as exc:
             return self._reject(now, commit, version, exc)
+        self._previous = served
+        if new.generation is not None:
+            self._tips = {g: c for g, c in self._tips.items() if g in self._kept()}
+            self._tips[new.generation] = commit
         self.state.current = new  # the swap: one reference, atomic for readers
         self.metrics.served(new)
         self._failures.clear()
         return ReconcileResult(now, Outcome.SWAPPED, commit=commit, version=version)
 
-    def _reject(self, now: datetime, commit: str, version: str, exc: Rejected) -> ReconcileResult:
+    def _back_off(self, now: datetime, commit: str) -> datetime:
+        """Record one more failure of ``commit``; when it may be tried again."""
         failure = self._failures.get(commit)
         count = failure.count + 1 if failure else 1
         delay = min(self.max_backoff, self.base_backoff * 2 ** (count - 1))
         retry_at = now + timedelta(seconds=delay)
         self._failures = {commit: _Failure(count, retry_at)}  # only the tip matters
+        return retry_at
+
+    def _reject(self, now: datetime, commit: str, version: str, exc: Rejected) -> ReconcileResult:
+        retry_at = self._back_off(now, commit)
         result = ReconcileResult(
             now,
             Outcome.REJECTED,
@@ -288,6 +304,49 @@ class Reconciler:
         self.state.last_rejection = result
         self.metrics.rejected_candidate(version, commit, exc.reason)
         return result
+
+    # -- a served model that kills its workers ------------------------------------------------
+    def _kept(self) -> set[int]:
+        """Generations the workers must keep: the served one and the one before it."""
+        return {
+            s.generation
+            for s in (self.state.current, self._previous)
+            if s is not None and s.generation is not None
+        }
+
+    def model_crashed(self, generation: int, message: str) -> None:
+        """Called from the event loop when requests to ``generation`` kept killing workers:
+        the previous model goes back in at once (the workers still hold it), and the next
+        pass records the rejection (with backoff, as for a failed probe)."""
+        current = self.state.current
+        if current is None or current.generation != generation:
+            return  # already replaced
+        previous = self._previous
+        self.state.current = previous  # atomic for readers; None: unready, not dead
+        self._previous = None
+        result = ReconcileResult(
+            self.clock(),
+            Outcome.REJECTED,
+            commit=self._tips.get(generation, current.commit),
+            version=current.version,
+            reason=Reason.WORKER_CRASHED,
+            message=f"{current.version} taken out of service: {message}",
+        )
+        self.state.last_rejection = result
+        self.metrics.rejected_candidate(current.version, current.commit, Reason.WORKER_CRASHED)
+        if previous is not None:
+            self.metrics.served(previous, swap=False)
+        else:
+            self.metrics.ready.set(0)
+        self._crashed.append((result.commit, result))
+        back = f"{previous.version} is served again" if previous else "nothing is served"
+        self.log(f"reconcile: {result.message}; {back}")
+
+    def _take_crash_reports(self, now: datetime) -> None:
+        while self._crashed:
+            tip, result = self._crashed.pop(0)
+            self._back_off(now, tip)
+            self.state.last_rejection = result
 
     # -- a candidate --------------------------------------------------------------------------
     def _cached(self, pointer: Pointer, commit: str) -> Path:
@@ -382,12 +441,68 @@ class Reconciler:
         return result
 
     def _load(self, pointer: Pointer, commit: str) -> Served:
-        from mlgate.ml.model import loads
-
         path = self._cached(pointer, commit)
         columns, schema_source = self._columns(pointer)
         trusted = self._trusted(pointer)
         result = self._probe(path, pointer.model.sha256, canary_values(columns), trusted)
+        schema: RequestSchema
+        try:
+            if columns is None:
+                schema = from_features(result.features, source=schema_source)
+            else:
+                schema = from_schema_columns(result.features, columns, source=schema_source)
+        except ValueError as exc:
+            raise Rejected(Reason.SCHEMA_ERROR, str(exc)) from exc
+        if self.pool is not None:
+            return self._load_in_workers(pointer, path, trusted, schema, result)
+        return self._load_here(pointer, path, trusted, schema, result)
+
+    def _load_in_workers(
+        self,
+        pointer: Pointer,
+        path: Path,
+        trusted: tuple[str, ...],
+        schema: RequestSchema,
+        result: ProbeResult,
+    ) -> Served:
+        """Every worker loads it (verifying the bytes) before anything is swapped."""
+        assert self.pool is not None
+        generation = self.pool.next_generation()
+        loaded = self.pool.load(
+            generation,
+            path=str(path),
+            sha256=pointer.model.sha256,
+            trusted=trusted,
+            features=schema.names,
+            numeric=schema.numeric,
+            keep=sorted(self._kept()),
+        )
+        if not loaded.ok:
+            raise Rejected(loaded.reason or Reason.LOAD_ERROR, f"workers: {loaded.message}")
+        return Served(
+            version=pointer.version,
+            commit=pointer.commit,
+            sha256=pointer.model.sha256,
+            loaded_at=self.clock(),
+            model=None,
+            schema=schema,
+            classes=result.classes,
+            takes_array=schema.numeric,  # a worker turns the matrix into a frame if need be
+            generation=generation,
+        )
+
+    def _load_here(
+        self,
+        pointer: Pointer,
+        path: Path,
+        trusted: tuple[str, ...],
+        schema: RequestSchema,
+        result: ProbeResult,
+    ) -> Served:
+        """In this process (``--workers 0``)."""
+        from mlgate.ml.model import loads
+        from mlgate.serve.fast import array_ready
+
         data = path.read_bytes()  # the exact bytes we deserialize are the ones we verify
         if hashlib.sha256(data).hexdigest() != pointer.model.sha256:
             raise Rejected(Reason.HASH_MISMATCH, f"{path}: changed after the probe")
@@ -397,16 +512,6 @@ class Reconciler:
             )
         except MlgateError as exc:
             raise Rejected(load_error_reason(exc), str(exc)) from exc
-        schema: RequestSchema
-        try:
-            if columns is None:
-                schema = from_features(result.features, source=schema_source)
-            else:
-                schema = from_schema_columns(result.features, columns, source=schema_source)
-        except ValueError as exc:
-            raise Rejected(Reason.SCHEMA_ERROR, str(exc)) from exc
-        from mlgate.serve.fast import array_ready
-
         return Served(
             version=pointer.version,
             commit=pointer.commit,

@@ -37,8 +37,11 @@ class Served:
     model: Any
     schema: RequestSchema
     classes: tuple[Any, ...]
-    #: the model takes a float array in schema order (see ``mlgate.serve.fast``)
+    #: the model takes a float array in schema order (see ``mlgate.serve.fast``); with
+    #: inference workers: requests go to them as one float64 matrix
     takes_array: bool = False
+    #: with inference workers (``model`` is then None): the generation they hold it under
+    generation: int | None = None
 
     def describe(self) -> dict[str, Any]:
         return {

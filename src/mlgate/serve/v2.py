@@ -24,7 +24,7 @@ Health answers are 200 for true and 400 for false, as the protocol says; errors 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -34,6 +34,7 @@ from starlette.routing import Route
 from mlgate.serve.metrics import CLIENT_CLOSED, ServeMetrics
 from mlgate.serve.state import Served, ServingState
 from mlgate.serve.validation import InvalidRequest, RequestSchema, parse_body, validate_rows
+from mlgate.serve.workers import PredictError, WorkerDied
 
 #: V2 datatypes of the JSON values a column of each kind takes.
 _COLUMN_TYPES = {
@@ -195,11 +196,18 @@ def routes(
     metrics: ServeMetrics,
     max_rows: int,
     model_name: str,
-    read_body: Callable[[Request], Any],
+    read_body: Callable[[Request], Awaitable[bytes]],
+    object_limit: Callable[[RequestSchema], int],
     respond: Callable[..., Response],
+    infer: Callable[[Served, Any], Awaitable[Any]],
+    failure: Callable[[Exception], Response],
 ) -> list[Route]:
-    """The V2 routes over ``state``; ``read_body`` and ``respond`` are the app's own."""
+    """The V2 routes over ``state``; ``read_body``, ``object_limit``, ``respond``, ``infer``
+    and ``failure``
+    are the app's own (:func:`mlgate.serve.app.make_infer`, :func:`~.app.model_failure`)."""
     import numpy as np
+
+    from mlgate.serve.app import off_loop
 
     def model_for(request: Request) -> Served | Response:
         """The served model if the path names it (and its version), else the error answer."""
@@ -242,26 +250,30 @@ def routes(
         ok = not isinstance(found, Response)
         return respond({"name": name, "ready": ok}, 200 if ok else 400)
 
-    async def infer(request: Request) -> Response:
+    async def infer_route(request: Request) -> Response:
         found = model_for(request)  # one read: this request uses this model to the end
         if isinstance(found, Response):
             return found
         served = found
         try:
-            payload = parse_body(await read_body(request))
-            rows = rows_from_inputs(payload, served.schema, max_rows=max_rows)
-            frame = validate_rows(
-                {"rows": rows}, served.schema, max_rows=max_rows, as_array=served.takes_array
-            )
-            wanted = _wanted_outputs(payload)
+            body = await read_body(request)
+            schema, as_array = served.schema, served.takes_array
+
+            def parse() -> tuple[Any, Any, list[str]]:
+                payload = parse_body(body, max_objects=object_limit(schema))
+                rows = rows_from_inputs(payload, schema, max_rows=max_rows)
+                frame = validate_rows({"rows": rows}, schema, max_rows=max_rows, as_array=as_array)
+                return payload, frame, _wanted_outputs(payload)
+
+            payload, frame, wanted = await off_loop(len(body), parse)
         except InvalidRequest as exc:
             return respond(exc.detail, exc.status)
         except ClientDisconnect:
             return Response(status_code=CLIENT_CLOSED)
         try:
-            proba = served.model.predict_proba(frame)
-        except ValueError as exc:
-            return respond({"error": f"the model cannot predict these rows ({exc})"}, 422)
+            proba = await infer(served, frame)
+        except (ValueError, PredictError, WorkerDied) as exc:
+            return failure(exc)
         classes = list(served.classes)
         predictions = [classes[i] for i in np.argmax(proba, axis=1).tolist()]
         metrics.rows.inc(len(frame))
@@ -298,7 +310,7 @@ def routes(
         out += [
             Route(base, model_metadata, methods=["GET"]),
             Route(f"{base}/ready", model_ready, methods=["GET"]),
-            Route(f"{base}/infer", infer, methods=["POST"]),
+            Route(f"{base}/infer", infer_route, methods=["POST"]),
         ]
     return out
 

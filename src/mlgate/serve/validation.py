@@ -114,18 +114,43 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def parse_body(body: bytes) -> Any:
+class _TooManyObjects(InvalidRequest):
+    """The body holds more JSON objects than ``max_objects``: parsing stopped there."""
+
+
+def _counting_pairs(limit: int) -> Any:
+    """:func:`_pairs` that stops the parse at the ``limit + 1``-th object (rows are objects,
+    so the row limit holds while parsing, not after a body of any size was parsed)."""
+    seen = 0
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal seen
+        seen += 1
+        if seen > limit:
+            raise _TooManyObjects(
+                413, f"more than {limit} JSON objects (one per row); the row limit is lower"
+            )
+        return _pairs(items)
+
+    return pairs
+
+
+def parse_body(body: bytes, *, max_objects: int | None = None) -> Any:
     """Strict JSON: no NaN/Infinity literals, no duplicate keys (``json.loads`` allows both).
 
     A refused literal or key names its row and column, like every other 422 (found by a
-    second, lenient parse: only bodies that fail pay for it).
+    second, lenient parse: only bodies that fail pay for it). With ``max_objects`` the parse
+    stops with 413 at the object past it.
     """
+    hook = _pairs if max_objects is None else _counting_pairs(max_objects)
     try:
-        return json.loads(body, object_pairs_hook=_pairs, parse_constant=_reject_constant)
+        return json.loads(body, object_pairs_hook=hook, parse_constant=_reject_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidRequest(422, f"body is not valid JSON ({exc})") from exc
     except RecursionError as exc:
         raise InvalidRequest(422, "body is nested too deeply") from exc
+    except _TooManyObjects:
+        raise
     except InvalidRequest as exc:
         try:
             located = _locate(body, exc)
