@@ -50,7 +50,8 @@ def test_its_pipeline_has_the_classifiers_shape() -> None:
     )
     assert ours["artifacts"]["diabetes-progression"]["type"] == "model"
     params = yaml.safe_load(project_file("params.yaml", "regression"))
-    assert params["data"]["task"] == "regression" and "ct" not in params
+    assert params["data"]["task"] == params["gate"]["task"] == "regression"
+    assert "ct" not in params
     rules = {(r["metric"], tuple(sorted(r))) for r in params["gate"]["rules"]}
     assert {m for m, _ in rules} == {"rmse", "mae", "r2"}
     schema = yaml.safe_load(project_file("data/schema.yaml", "regression"))
