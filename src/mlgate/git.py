@@ -251,20 +251,10 @@ class Repo:
         """Like :meth:`show` for several paths in one ``git cat-file --batch`` process."""
         if rev == WORKTREE or not paths or any("\n" in p for p in paths):
             return {p: self.show(rev, p) for p in paths}
-        request = "".join(f"{rev}:{p}\n" for p in paths).encode()
-        data = self.run("cat-file", "--batch", input=request).stdout
-        out: dict[str, bytes | None] = {}
-        pos = 0
-        for p in paths:
-            end = data.index(b"\n", pos)
-            header = data[pos:end].split()
-            pos = end + 1
-            if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
-                size = int(header[2])
-                out[p] = data[pos : pos + size] if header[1] == b"blob" else None
-                pos += size + 1
-            else:  # "<object> missing" or "ambiguous"
-                out[p] = None
+        answers = self._cat_batch([f"{rev}:{p}" for p in paths])
+        out = {
+            p: a[1] if a and a[0] == b"blob" else None for p, a in zip(paths, answers, strict=True)
+        }
         if all(v is None for v in out.values()):
             self.resolve(rev)  # a clear error when the revision itself is unknown
         return out
@@ -380,18 +370,25 @@ class Repo:
         wanted = list(dict.fromkeys(oids))
         if not wanted:
             return {}
-        data = self.run("cat-file", "--batch", input="".join(f"{o}\n" for o in wanted).encode())
-        out: dict[str, bytes] = {}
+        answers = self._cat_batch(wanted)
+        return {o: a[1] for o, a in zip(wanted, answers, strict=True) if a and a[0] == b"blob"}
+
+    def _cat_batch(self, names: Sequence[str]) -> list[tuple[bytes, bytes] | None]:
+        """``(kind, content)`` of each object name from one ``git cat-file --batch`` run;
+        None where git answers ``missing`` or ``ambiguous``. Names hold no newline."""
+        data = self.run("cat-file", "--batch", input="".join(f"{n}\n" for n in names).encode())
         buf, pos = data.stdout, 0
-        for oid in wanted:
+        out: list[tuple[bytes, bytes] | None] = []
+        for _ in names:
             end = buf.index(b"\n", pos)
             header = buf[pos:end].split()
             pos = end + 1
-            if len(header) == 3 and header[1] != b"missing":
+            if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
                 size = int(header[2])
-                if header[1] == b"blob":
-                    out[oid] = buf[pos : pos + size]
+                out.append((header[1], buf[pos : pos + size]))
                 pos += size + 1
+            else:  # "<object> missing" or "<object> ambiguous"
+                out.append(None)
         return out
 
     def revert_no_commit(self, *commits: str) -> None:
