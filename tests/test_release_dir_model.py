@@ -190,6 +190,8 @@ def test_folder_model_release_rollback_pull_status_and_tampering(
     history = json.loads(_ok("history", "--json", cwd=root, env=env))
     assert [d["version"] for d in history["deployments"]] == ["v1.1.0", "v1.0.0"]
     assert history["deployments"][1]["model"]["files"] == p1["model"]["files"]
+    table = _ok("history", "--md", cwd=root, env=env)
+    assert "| live | v1.1.0 | deploy |" in table and p2["model"]["sha256"][:12] in table
     said = _ok("status", cwd=root, env=env)
     assert "live: v1.1.0" in said and "workspace: models/hf is the live model" in said
 
