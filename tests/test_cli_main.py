@@ -21,3 +21,40 @@ def test_start_up_imports_nothing_heavy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert (BIN / "mlgate").exists()
+
+
+def test_diff_start_up_stays_lean(tmp_path: Path, env: dict[str, str]) -> None:
+    """`mlgate diff --json` (parse cache warm) loads none of the modules it once paid for."""
+    from tests.gate_support import metrics_repo
+
+    root = metrics_repo(tmp_path / "repo", env)
+    (root / "metrics" / "scores.json").write_text('{"accuracy": 0.5}')
+    assert mlgate("diff", "HEAD", "--json", cwd=root, env=env).returncode == 0  # fills the cache
+    code = (
+        "import io, sys\n"
+        "from mlgate.cli._main import main\n"
+        "sys.stdout = io.StringIO()\n"
+        "code = main(['diff', 'HEAD', '--json'])\n"
+        "sys.stdout = sys.__stdout__\n"
+        "slow = ('inspect', 'dataclasses', 'pkgutil', 'shutil', 'traceback', 'yaml', 'rich')\n"
+        "print(code, sorted(m for m in slow if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert proc.stdout.strip() == "0 []", proc.stderr
+
+
+def test_command_names_and_typos(tmp_path: Path, env: dict[str, str]) -> None:
+    from mlgate.cli._main import _command_names, _commands
+
+    names = _command_names()
+    assert "diff" in names and "pull_model" in names and not any(n.startswith("_") for n in names)
+    assert list(_commands("pull-model")) == ["pull-model"]
+    assert _commands("pull_model") == {} and _commands("nosuch") == {} and _commands("_main") == {}
+    for typo in ("pull_model", "nosuch"):
+        proc = mlgate(typo, cwd=tmp_path, env=env)
+        assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    wide = mlgate("diff", "--help", cwd=tmp_path, env={**env, "COLUMNS": "200"}).stdout
+    narrow = mlgate("diff", "--help", cwd=tmp_path, env={**env, "COLUMNS": "50"}).stdout
+    assert max(map(len, wide.splitlines())) > 80 >= 50 >= max(map(len, narrow.splitlines()))

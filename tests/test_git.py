@@ -77,3 +77,74 @@ def test_experiment_names_resolve_like_dvc(repo: Repo, env: dict[str, str]) -> N
     git("commit", "-q", "--allow-empty", "-m", "three", cwd=repo.root, env=env)
     with pytest.raises(GitError, match="'lowc' is ambiguous"):
         repo.resolve("lowc")
+
+
+def test_cat_file_lists_trees_and_reads_blobs_as_ls_tree_and_cat_blobs(
+    repo: Repo, env: dict[str, str], tmp_path: Path
+) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "x.txt").write_text("x\n")
+    git("init", "-q", "-b", "main", cwd=sub, env=env)
+    git("add", "-A", cwd=sub, env=env)
+    git("commit", "-q", "-m", "sub", cwd=sub, env=env)
+    sub_head = git("rev-parse", "HEAD", cwd=sub, env=env).strip()
+    # a submodule entry (mode 160000), an executable, a symlink, odd names, a repeated subtree
+    run = repo.root / "run.sh"
+    run.write_text("#!/bin/sh\n")
+    run.chmod(0o755)
+    (repo.root / "link").symlink_to("top.txt")
+    (repo.root / "z z" / "ü").mkdir(parents=True)
+    (repo.root / "z z" / "ü" / "n-ä.txt").write_text("umlaut\n")
+    (repo.root / "copy" / "b").mkdir(parents=True)
+    (repo.root / "copy" / "b" / "deep.txt").write_text("deep\n")  # the same tree as a/b
+    (repo.root / "a.txt").write_text("sorts between a and a/\n")
+    git("add", "-A", cwd=repo.root, env=env)
+    git(
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        f"160000,{sub_head},vendor/sub",
+        cwd=repo.root,
+        env=env,
+    )
+    git("commit", "-q", "-m", "two", cwd=repo.root, env=env)
+    for rev in ("HEAD", "HEAD~1", "main"):
+        expected = repo.ls_tree(rev)
+        with repo.cat_file() as batch:
+            got = batch.ls_tree(rev)
+            assert list(got.items()) == list(expected.items())  # same order too
+            oids = [oid for kind, oid in expected.values() if kind == "blob"] + ["0" * 40]
+            assert batch.blobs(oids) == repo.cat_blobs(oids)
+    listing = repo.ls_tree("HEAD")
+    assert listing["vendor/sub"] == ("commit", sub_head)
+    assert listing["z z/ü/n-ä.txt"][0] == "blob"
+
+
+def test_cat_file_answers_in_order_across_chunks_and_reports_missing(repo: Repo) -> None:
+    listing = repo.ls_tree("HEAD")
+    top = listing["top.txt"][1]
+    names = ["HEAD:top.txt", "HEAD:missing", "nope^{tree}", "HEAD:a", "bad\nname", top]
+    names += [f"HEAD:{'x' * 200}-{i}" for i in range(300)] + ["HEAD:a/b/deep.txt"]  # > 64 KiB
+    with repo.cat_file() as batch:
+        got = batch.get(names)
+        assert got[0] == ("blob", b"top\n")
+        assert got[1] is None and got[2] is None and got[4] is None
+        assert got[3] is not None and got[3][0] == "tree"
+        assert got[5] == ("blob", b"top\n")
+        assert all(g is None for g in got[6:-1])
+        assert got[-1] == ("blob", b"deep\n")
+        with pytest.raises(GitError, match="unknown revision 'nope'"):
+            batch.ls_tree("nope")
+        assert batch.blobs([top]) == {top: b"top\n"}  # still answering after a miss
+
+
+def test_ls_worktree_start_lists_tracked_and_untracked_but_not_ignored(repo: Repo) -> None:
+    (repo.root / ".gitignore").write_text("ignored/\n")
+    (repo.root / "ignored").mkdir()
+    (repo.root / "ignored" / "dvc.yaml").write_text("")
+    (repo.root / "new").mkdir()
+    (repo.root / "new" / "dvc.yaml").write_text("")
+    wait = repo.ls_worktree_start("dvc.yaml", "deep.txt")
+    assert sorted(wait()) == ["a/b/deep.txt", "new/dvc.yaml"]
+    assert sorted(repo.ls_worktree("dvc.yaml")) == ["new/dvc.yaml"]

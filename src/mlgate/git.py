@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
+from mlgate._record import Record
 from mlgate.errors import GitError
 
 #: Pseudo-revision meaning "the files in the working tree".
@@ -22,22 +23,30 @@ CELERY_STASH = "refs/exps/celery/stash"
 CELERY_FAILED = "refs/exps/celery/failed"
 
 
-@dataclass(frozen=True)
-class ExperimentRef:
+class ExperimentRef(Record):
     """A DVC experiment: its name, ref, commit and the commit it was run from."""
 
+    _fields = ("name", "ref", "sha", "baseline")
+    __slots__ = _fields
     name: str
     ref: str
     sha: str
     baseline: str
 
+    def __init__(self, name: str, ref: str, sha: str, baseline: str) -> None:
+        self._init(name, ref, sha, baseline)
 
-@dataclass(frozen=True)
-class Repo:
+
+class Repo(Record):
     """A git repository on disk; ``root`` is its top-level folder."""
 
+    _fields = ("root", "env")
+    __slots__ = _fields
     root: Path
-    env: Mapping[str, str] | None = None
+    env: Mapping[str, str] | None
+
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
+        self._init(root, env)
 
     @classmethod
     def find(
@@ -325,12 +334,31 @@ class Repo:
 
         ``names`` keeps only files with those base names (``dvc.yaml``), in any folder.
         """
+        return self.ls_worktree_start(*names)()
+
+    def ls_worktree_start(self, *names: str) -> Callable[[], list[str]]:
+        """:meth:`ls_worktree` started in the background; call the result to wait for it."""
         globs = [f":(glob)**/{n}" for n in names]
-        proc = self.run(
-            "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *globs
+        args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *globs]
+        env = dict(self.env) if self.env is not None else None
+        proc = subprocess.Popen(
+            ["git", *args], cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
         )
-        found = proc.stdout.decode(errors="surrogateescape").split("\x00")
-        return list(dict.fromkeys(f for f in found if f))
+
+        def wait() -> list[str]:
+            out, err = proc.communicate()
+            if proc.returncode != 0:
+                lines = err.decode(errors="replace").strip().splitlines()
+                detail = lines[-1] if lines else f"exit code {proc.returncode}"
+                raise GitError(f"git {' '.join(args[:3])}: {detail}")
+            found = out.decode(errors="surrogateescape").split("\x00")
+            return list(dict.fromkeys(f for f in found if f))
+
+        return wait
+
+    def cat_file(self) -> CatFile:
+        """A :class:`CatFile` reader of this repository (close it, or use it in ``with``)."""
+        return CatFile(self)
 
     # -- working tree ---------------------------------------------------------------------------
     def is_clean(self, paths: Sequence[str] = ()) -> bool:
@@ -454,3 +482,138 @@ class Repo:
 
     def is_ignored(self, path: str) -> bool:
         return self.run("check-ignore", "--quiet", "--", path, check=False).returncode == 0
+
+
+#: The kinds of object ``git cat-file --batch`` answers with (anything else: not found).
+_KINDS = frozenset((b"blob", b"tree", b"commit", b"tag"))
+#: Bytes of requests written before their answers are read: well under a pipe's buffer,
+#: so neither git nor mlgate can block on a full pipe while the other waits.
+_REQUEST_CHUNK = 16_384
+
+
+class CatFile:
+    """One ``git cat-file --batch`` process kept open: a tree, then its subtrees, then the
+    blobs the caller picks are read from it in turn, with no new git process per question.
+    """
+
+    def __init__(self, repo: Repo) -> None:
+        self._proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=repo.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(repo.env) if repo.env is not None else None,
+        )
+        #: Bytes of an object id (20 for SHA-1, 32 for SHA-256 repositories), seen in answers.
+        self.id_width = 20
+
+    def __enter__(self) -> CatFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the git process (it exits when its input closes)."""
+        proc = self._proc
+        if proc.returncode is None:
+            try:
+                proc.communicate(timeout=10)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                proc.kill()
+                proc.wait()
+
+    def get(self, names: Sequence[str]) -> list[tuple[str, bytes] | None]:
+        """``(kind, content)`` of each object name (an id, ``REV:path``, ``REV^{tree}``);
+        None for a name git cannot find (or one holding a newline, which it cannot take)."""
+        out: list[tuple[str, bytes] | None] = [None] * len(names)
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        assert stdin is not None and stdout is not None
+        asked = [i for i, n in enumerate(names) if "\n" not in n]
+        start = 0
+        while start < len(asked):
+            chunk: list[int] = []
+            size = 0
+            while start < len(asked) and (not chunk or size < _REQUEST_CHUNK):
+                chunk.append(asked[start])
+                size += len(names[asked[start]]) + 1
+                start += 1
+            try:
+                stdin.write(
+                    "".join(f"{names[i]}\n" for i in chunk).encode(errors="surrogateescape")
+                )
+                stdin.flush()
+            except BrokenPipeError:
+                self._failed()
+            for i in chunk:
+                header = stdout.readline()
+                if not header:
+                    self._failed()
+                parts = header.split()
+                if len(parts) == 3 and parts[1] in _KINDS:
+                    self.id_width = len(parts[0]) // 2
+                    size = int(parts[2])
+                    data = stdout.read(size + 1)
+                    if len(data) != size + 1:
+                        self._failed()
+                    out[i] = (parts[1].decode(), data[:size])
+        return out
+
+    def _failed(self) -> NoReturn:
+        self._proc.kill()
+        _, err = self._proc.communicate()
+        lines = err.decode(errors="replace").strip().splitlines()
+        raise GitError(f"git cat-file --batch: {lines[-1] if lines else 'stopped unexpectedly'}")
+
+    def blobs(self, oids: Sequence[str]) -> dict[str, bytes]:
+        """As :meth:`Repo.cat_blobs`: contents of the blobs among ``oids`` (others absent)."""
+        wanted = list(dict.fromkeys(oids))
+        found = self.get(wanted)
+        return {o: hit[1] for o, hit in zip(wanted, found, strict=True) if hit and hit[0] == "blob"}
+
+    def ls_tree(self, rev: str) -> dict[str, tuple[str, str]]:
+        """As :meth:`Repo.ls_tree` (same paths, kinds, ids and order), read level by level.
+
+        Raises :class:`GitError` when ``rev`` names no tree (for the caller to resolve it
+        another way, e.g. as a DVC experiment).
+        """
+        (root,) = self.get([f"{rev}^{{tree}}"])
+        if root is None:
+            raise GitError(f"unknown revision {rev!r}")
+        width = self.id_width
+        contents = {"": _tree_entries(root[1], width)}
+        level = [oid for kind, _, oid in contents[""] if kind == "tree"]
+        while level:
+            todo = list(dict.fromkeys(o for o in level if o not in contents))
+            for oid, hit in zip(todo, self.get(todo), strict=True):
+                if hit is None or hit[0] != "tree":
+                    raise GitError(f"git cat-file: tree {oid} of {rev} is missing; run `git fsck`")
+                contents[oid] = _tree_entries(hit[1], width)
+            level = [o for t in todo for kind, _, o in contents[t] if kind == "tree"]
+        listing: dict[str, tuple[str, str]] = {}
+
+        def emit(prefix: str, entries: list[tuple[str, str, str]]) -> None:
+            for kind, name, oid in entries:  # git's order: a folder, then what it holds
+                listing[prefix + name] = (kind, oid)
+                if kind == "tree":
+                    emit(f"{prefix}{name}/", contents[oid])
+
+        emit("", contents[""])
+        return listing
+
+
+def _tree_entries(data: bytes, width: int) -> list[tuple[str, str, str]]:
+    """A raw tree object (``MODE NAME\\0`` + ``width`` id bytes per entry) as
+    ``[(kind, name, id)]`` (``git ls-tree``'s kinds: a submodule is a ``commit``)."""
+    out: list[tuple[str, str, str]] = []
+    pos, end = 0, len(data)
+    while pos < end:
+        space = data.index(b" ", pos)
+        nul = data.index(b"\x00", space)
+        mode = data[pos:space]
+        oid = data[nul + 1 : nul + 1 + width].hex()
+        kind = "tree" if mode == b"40000" else "commit" if mode == b"160000" else "blob"
+        out.append((kind, data[space + 1 : nul].decode(errors="surrogateescape"), oid))
+        pos = nul + 1 + width
+    return out

@@ -34,37 +34,51 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.git import WORKTREE, Repo
     from mlgate.metrics import Diff, RevisionReader, diff_flat, diff_metrics, policy_directions
     from mlgate.metrics.cache import ParseCache
+    from mlgate.metrics.read import WORKTREE_LISTED
 
     repo = Repo.discover()
     baseline: str = args.baseline or resolve_baseline(repo)
     candidate: str = args.candidate or WORKTREE
     want_params = not args.json
     cache = ParseCache.for_repo(repo.root)
-    # git lists the baseline's tree while the candidate (usually the working tree) is read;
-    # then the baseline's files come in one batch
-    listing = repo.ls_tree_start(baseline)
-    cand = RevisionReader(repo, candidate, params=want_params, cache=cache)
-    try:
-        new = cand.metrics()
-        new_params = cand.params() if want_params else None
-        hint = [*new.values, *new.errors]
-        try:
-            listed: dict[str, tuple[str, str]] | None = listing()
-        except GitError:  # not a plain revision (an experiment's name): the reader resolves it
-            listed = None
-        base = RevisionReader(
+    # two git processes in all: `ls-files` lists the working tree while one `cat-file --batch`
+    # reads the revisions' trees, then their files
+    worktree = repo.ls_worktree_start(*WORKTREE_LISTED) if candidate == WORKTREE else None
+    with repo.cat_file() as batch:
+
+        def listing(rev: str) -> dict[str, tuple[str, str]] | None:
+            try:
+                return batch.ls_tree(rev)
+            except GitError:  # not a plain revision (an experiment's name): the reader resolves it
+                return None
+
+        base_listing = listing(baseline)
+        cand = RevisionReader(
             repo,
-            baseline,
+            candidate,
             params=want_params,
-            prefetch=hint,
             cache=cache,
-            store=cand.shared_store,
-            listing=listed,
+            listing=listing(candidate) if worktree is None else None,
+            worktree=worktree() if worktree is not None else None,
+            batch=batch,
         )
-        old = base.metrics()
-        old_params = base.params() if want_params else None
-    finally:
-        cand.close()
+        try:
+            new = cand.metrics()
+            new_params = cand.params() if want_params else None
+            base = RevisionReader(
+                repo,
+                baseline,
+                params=want_params,
+                prefetch=[*new.values, *new.errors],
+                cache=cache,
+                store=cand.shared_store,
+                listing=base_listing,
+                batch=batch,
+            )
+            old = base.metrics()
+            old_params = base.params() if want_params else None
+        finally:
+            cand.close()
     cache.save()
     for side in (old, new):  # as `dvc metrics diff`: the other files are still shown
         for message in side.errors.values():

@@ -8,8 +8,9 @@ has ``None`` there and no ``diff``; unchanged keys appear only with ``all=True``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from mlgate._record import Record
 
 #: Names containing these words are lower-is-better unless a policy says otherwise.
 LOWER_WORDS = ("loss", "error")
@@ -94,12 +95,16 @@ def policy_directions(
     return out
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(Record):
     """One key's values on both sides; ``diff`` only when both are numbers."""
 
+    _fields = ("old", "new")
+    __slots__ = _fields
     old: Any
     new: Any
+
+    def __init__(self, old: Any, new: Any) -> None:
+        self._init(old, new)
 
     @property
     def diff(self) -> float | None:
@@ -123,11 +128,15 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float)  # booleans too: DVC computes True - False = 1
 
 
-@dataclass(frozen=True)
-class Diff:
+class Diff(Record):
     """Changes per file (a metrics file, or ``params.yaml``), ordered by file then key."""
 
+    _fields = ("files",)
+    __slots__ = _fields
     files: Mapping[str, Mapping[str, Change]]
+
+    def __init__(self, files: Mapping[str, Mapping[str, Change]]) -> None:
+        self._init(files)
 
     def to_json(self) -> dict[str, dict[str, dict[str, Any]]]:
         """The ``dvc metrics diff --json`` shape."""

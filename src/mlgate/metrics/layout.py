@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from mlgate._record import Record
 from mlgate.errors import ConfigError
 
 DVC_YAML = "dvc.yaml"
@@ -28,41 +28,59 @@ DVCIGNORE = ".dvcignore"
 LEGACY_HASH = "md5-dos2unix"
 
 
-@dataclass(frozen=True)
-class LockedOut:
+class LockedOut(Record):
     """A stage output as ``dvc.lock`` records it (``md5`` ends in ``.dir`` for folders)."""
 
+    _fields = ("path", "md5", "legacy")
+    __slots__ = _fields
     path: str  # repository-relative
     md5: str
-    legacy: bool = False
+    legacy: bool
+
+    def __init__(self, path: str, md5: str, legacy: bool = False) -> None:
+        self._init(path, md5, legacy)
 
     @property
     def is_dir(self) -> bool:
         return self.md5.endswith(".dir")
 
 
-@dataclass(frozen=True)
-class Artifact:
+class Artifact(Record):
     """An entry of ``artifacts:`` in a ``dvc.yaml`` (DVC's model registry convention).
 
     ``name`` is GTO's full name: ``NAME`` in the root ``dvc.yaml``, ``FOLDER:NAME`` in a
     nested one; ``path`` is repository-relative.
     """
 
+    _fields = ("name", "path", "type")
+    __slots__ = _fields
     name: str
     path: str
-    type: str | None = None
+    type: str | None
+
+    def __init__(self, name: str, path: str, type: str | None = None) -> None:
+        self._init(name, path, type)
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(Record):
     """What a revision declares: metrics paths (DVC's order, no repeats), locked outputs
     and artifacts."""
 
-    metrics: tuple[str, ...] = ()
-    outs: tuple[LockedOut, ...] = ()
-    dvc_files: tuple[str, ...] = ()
-    artifacts: tuple[Artifact, ...] = ()
+    _fields = ("metrics", "outs", "dvc_files", "artifacts")
+    __slots__ = _fields
+    metrics: tuple[str, ...]
+    outs: tuple[LockedOut, ...]
+    dvc_files: tuple[str, ...]
+    artifacts: tuple[Artifact, ...]
+
+    def __init__(
+        self,
+        metrics: tuple[str, ...] = (),
+        outs: tuple[LockedOut, ...] = (),
+        dvc_files: tuple[str, ...] = (),
+        artifacts: tuple[Artifact, ...] = (),
+    ) -> None:
+        self._init(metrics, outs, dvc_files, artifacts)
 
     def out_for(self, path: str) -> tuple[LockedOut, str] | None:
         """The locked output holding ``path`` and the path inside it (``""``: the output)."""
@@ -127,13 +145,22 @@ def is_templated(text: bytes) -> bool:
     return b"${" in text
 
 
-@dataclass(frozen=True)
-class Declared:
+class Declared(Record):
     """What one plain ``dvc.yaml`` declares: metrics paths, each stage's ``wdir``, artifacts."""
 
+    _fields = ("metrics", "wdirs", "artifacts")
+    __slots__ = _fields
     metrics: tuple[str, ...]
     wdirs: Mapping[str, str]
-    artifacts: tuple[Artifact, ...] = ()
+    artifacts: tuple[Artifact, ...]
+
+    def __init__(
+        self,
+        metrics: tuple[str, ...],
+        wdirs: Mapping[str, str],
+        artifacts: tuple[Artifact, ...] = (),
+    ) -> None:
+        self._init(metrics, wdirs, artifacts)
 
 
 def parse_dvc_yaml(doc: Any, path: str, source: str) -> Declared:

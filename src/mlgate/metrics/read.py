@@ -20,12 +20,12 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate._record import Record
 from mlgate.errors import ConfigError, DataError, GitError, ObjectUnavailable
-from mlgate.git import WORKTREE, Repo
+from mlgate.git import WORKTREE, CatFile, Repo
 from mlgate.metrics.cache import ParseCache
 from mlgate.metrics.layout import (
     DVC_LOCK,
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from mlgate.dvcstore import ObjectStore
 
 PARAMS_FILE = "params.yaml"  # as mlgate.config.PARAMS_FILE; importing that loads PyYAML
+#: What the working tree's listing keeps: the files that say where metrics are declared.
+WORKTREE_LISTED = (DVC_YAML, DVCIGNORE, ".dvc/config")
 
 #: A flat metrics file: dotted key -> value (numbers, text, booleans; ``""`` for a scalar file).
 Flat = dict[str, Any]
@@ -178,8 +180,7 @@ def parse_metrics(data: bytes, source: str) -> Flat:
 
 
 # -- what one revision holds ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class RevisionMetrics:
+class RevisionMetrics(Record):
     """The metrics of one revision: values per readable file, a message per unreadable one.
 
     ``declared`` is every metrics path the ``dvc.yaml`` files declare (files or folders);
@@ -187,10 +188,23 @@ class RevisionMetrics:
     declared files that could not be read (``errors``).
     """
 
+    _fields = ("label", "declared", "values", "errors")
+    __slots__ = _fields
     label: str
-    declared: tuple[str, ...] = ()
-    values: Mapping[str, Any] = field(default_factory=dict)  # path -> DVC's value of the file
-    errors: Mapping[str, str] = field(default_factory=dict)  # path -> one-line message
+    declared: tuple[str, ...]
+    values: Mapping[str, Any]  # path -> DVC's value of the file
+    errors: Mapping[str, str]  # path -> one-line message
+
+    def __init__(
+        self,
+        label: str,
+        declared: tuple[str, ...] = (),
+        values: Mapping[str, Any] | None = None,
+        errors: Mapping[str, str] | None = None,
+    ) -> None:
+        self._init(
+            label, declared, {} if values is None else values, {} if errors is None else errors
+        )
 
     def flat(self) -> dict[str, Flat]:
         """``{path: {dotted key: value}}`` of the readable files (a scalar file: key ``""``)."""
@@ -218,10 +232,16 @@ class RevisionReader:
         params: bool = False,
         listing: Mapping[str, tuple[str, str]] | None = None,
         objects: dict[str, bytes] | None = None,
+        worktree: Sequence[str] | None = None,
+        batch: CatFile | None = None,
     ) -> None:
         """``listing`` (the revision's ``{path: (kind, blob id)}``, when the caller knows it)
-        saves the ``git ls-tree``; ``objects`` is a blob cache by id shared between readers."""
+        saves the ``git ls-tree``; ``objects`` is a blob cache by id shared between readers.
+        ``worktree`` does the same for the working tree (``Repo.ls_worktree(*WORKTREE_LISTED)``);
+        with ``batch`` (an open ``git cat-file --batch``) blobs are read from it."""
         self.repo, self.rev, self.label = repo, rev, label or rev
+        self._worktree = worktree
+        self._batch = batch
         self._store = store
         self.cache = cache
         self._given = dict(listing) if listing is not None else None
@@ -258,7 +278,11 @@ class RevisionReader:
     # -- stage 1: which files exist --------------------------------------------------------------
     def _list(self, early: Sequence[str]) -> None:
         if self.rev == WORKTREE:  # other files are looked up on disk, as DVC reads them
-            files = self.repo.ls_worktree(DVC_YAML, DVCIGNORE, ".dvc/config")
+            files = (
+                list(self._worktree)
+                if self._worktree is not None
+                else self.repo.ls_worktree(*WORKTREE_LISTED)
+            )
         elif self._given is not None:
             self._listing = self._given
             files = [p for p, (kind, _) in self._listing.items() if kind == "blob"]
@@ -313,7 +337,8 @@ class RevisionReader:
         oids = {p: self._listing[p][1] for p in todo if self._listing.get(p, ("", ""))[0] == "blob"}
         missing = [o for o in oids.values() if o not in self.objects]
         if missing:
-            self.objects.update(self.repo.cat_blobs(missing))
+            read = self._batch.blobs if self._batch is not None else self.repo.cat_blobs
+            self.objects.update(read(missing))
         for p in todo:
             self._blobs[p] = self.objects.get(oids[p]) if p in oids else None
 
