@@ -12,9 +12,10 @@ import pytest
 
 from mlgate.config import Section
 from mlgate.gate import Snapshot, evaluate_snapshots, load_policy
+from mlgate.gate.collect import collect
 from mlgate.git import Repo
 from mlgate.metrics import Diff, diff_flat, diff_metrics
-from mlgate.report.collect import ReportData, collect
+from mlgate.report.collect import ReportData
 from mlgate.report.curves import GRID, curves
 from mlgate.report.escape import code, text
 from mlgate.report.markdown import (

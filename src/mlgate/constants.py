@@ -27,3 +27,11 @@ CT_REPORT_MARKER = "<!-- mlgate-ct-report -->"
 #: GitHub answers 422 "Body is too long (maximum is 65536 characters)" beyond this, for
 #: comments and pull request bodies alike.
 GITHUB_COMMENT_LIMIT = 65_536
+
+#: Where the reference pipeline writes what the gate and the report read (``gate:`` keys of
+#: ``params.yaml`` override each).
+DEFAULT_METRICS_FILE = "metrics/scores.json"
+DEFAULT_SLICES_FILE = "metrics/slices.json"
+PREDICTIONS_FILE = "metrics/predictions.csv"
+BOOTSTRAP_FILE = "metrics/bootstrap.json"
+VALIDATION_FILE = "metrics/validation.json"

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.ci import actions
     from mlgate.fileio import write_text
     from mlgate.git import WORKTREE, Repo
-    from mlgate.report.collect import collect
+    from mlgate.gate.collect import collect
     from mlgate.report.markdown import render_report
 
     repo = Repo.discover()

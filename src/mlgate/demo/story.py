@@ -103,7 +103,7 @@ class _Story:
         """Branch off, change one param, reproduce, push; the gate and the PR report of
         ``main`` -> the branch. Returns the verdict."""
         from mlgate.gate import evaluate_revisions
-        from mlgate.report.collect import collect
+        from mlgate.gate.collect import collect
         from mlgate.report.markdown import render_report
         from mlgate.report.terminal import render_gate
 

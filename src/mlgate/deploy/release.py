@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mlgate.constants import DEFAULT_METRICS_FILE
 from mlgate.deploy.commit import commit_pointer, require_default_branch
 from mlgate.deploy.history import history
 from mlgate.deploy.pipeline import check_pipeline, read_scores
@@ -24,7 +25,6 @@ from mlgate.deploy.remote import push_model
 from mlgate.deploy.rollback import rollback
 from mlgate.deploy.status import status
 from mlgate.errors import GitError, RemoteError
-from mlgate.gate.policy import DEFAULT_METRICS_FILE
 from mlgate.git import WORKTREE, Repo
 from mlgate.models import Model, parse_tag, pick_model
 

@@ -34,15 +34,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlgate.config import Section
+from mlgate.constants import (
+    BOOTSTRAP_FILE,
+    DEFAULT_METRICS_FILE,
+    DEFAULT_SLICES_FILE,
+    PREDICTIONS_FILE,
+    VALIDATION_FILE,
+)
 from mlgate.gate.tasks import TASKS
 from mlgate.gate.tasks import direction as table_direction
 from mlgate.metrics.diff import infer_direction
-
-DEFAULT_METRICS_FILE = "metrics/scores.json"
-DEFAULT_SLICES_FILE = "metrics/slices.json"
-PREDICTIONS_FILE = "metrics/predictions.csv"
-BOOTSTRAP_FILE = "metrics/bootstrap.json"
-VALIDATION_FILE = "metrics/validation.json"
 
 DIRECTIONS = ("higher", "lower")
 INCONCLUSIVE = ("warn", "fail")
