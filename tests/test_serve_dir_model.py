@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import BIN, git, mlgate, run
+from tests.conftest import BIN, add_origin, git, mlgate, run
 from tests.serve_support import example_row, free_port, model_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
@@ -113,3 +113,43 @@ def test_a_folder_without_exactly_one_skops_file_is_refused(
     assert "\n" not in line and "serves only skops models" in line, proc.stderr
     assert "models/clf/" in line and "v1.0.0" in line
     assert not (tmp_path / "cache" / "models").exists()  # nothing fetched
+
+
+def test_following_a_url_an_unservable_folder_is_rejected_and_the_server_stays_unready(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    root = tmp_path / "repo"
+    _released(root, env, tmp_path / "store", [])
+    origin = tmp_path / "origin.git"
+    add_origin(root, origin, env)  # a bare repository: no start-up check, the loop judges
+    port = free_port()
+    log = tmp_path / "serve.log"
+    args = [
+        str(BIN / "mlgate"), "serve", "--repo", str(origin), "--port", str(port),
+        "--interval", "1", "--cache-dir", str(tmp_path / "cache"),
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb")
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            deadline = time.monotonic() + 120
+            while True:
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                try:
+                    rejected = client.get("/version").json().get("last_rejected")
+                    if rejected:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            assert rejected["reason"] == "bad_pointer"
+            assert "serves only skops models" in rejected["message"]
+            ready = client.get("/readyz")
+            assert ready.status_code == 503 and "bad_pointer" in ready.text
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert not list((tmp_path / "cache").glob("models/*.skops"))  # nothing was fetched
