@@ -48,13 +48,14 @@ import socket
 import struct
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlgate.serve.isolation import set_title
-from mlgate.serve.probe import Reason
+from mlgate.serve.probe import Reason, model_outputs
 
 if TYPE_CHECKING:
     from mlgate.serve.metrics import ServeMetrics
@@ -169,7 +170,7 @@ def _predict(models: Mapping[int, _Model], header: tuple[int, ...], payload: byt
             frame: Any = matrix if held.takes_array else pd.DataFrame(matrix, columns=held.features)
         else:
             frame = pd.DataFrame(json.loads(payload), columns=held.features)
-        proba = np.ascontiguousarray(held.model.predict_proba(frame), dtype=np.float64)
+        proba = model_outputs(held.model, frame)  # probabilities, or a regressor's values
     except ValueError as exc:
         message = str(exc).encode()
         return _ANSWER.pack(CANNOT_PREDICT, 0, 0, len(message)) + message
@@ -192,9 +193,9 @@ def _load_reply(models: dict[int, _Model], message: Mapping[str, Any]) -> dict[s
     try:
         models[gen] = _load(message)
         reply["takes_array"] = models[gen].takes_array
-    except (DataError, OSError, ValueError) as exc:
+    except Exception as exc:  # whatever loading raises is this model's rejection, not our end
         reason = load_error_reason(exc) if isinstance(exc, DataError) else Reason.LOAD_ERROR
-        reply.update(ok=False, reason=str(reason), message=str(exc))
+        reply.update(ok=False, reason=str(reason), message=f"{type(exc).__name__}: {exc}")
     return reply
 
 
@@ -271,6 +272,8 @@ class _Host:
                 ours.close()
                 run_worker(worker_ctl, theirs, loads)
                 code = 0
+            except BaseException:  # a bug here, said on the server's stderr
+                traceback.print_exc()
             finally:
                 os._exit(code)
         worker_ctl.close()
