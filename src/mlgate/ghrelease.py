@@ -36,8 +36,8 @@ class Published:
 
 def release_notes(repo: Repo, tag: str) -> ReleaseNotes:
     """Render the notes for ``tag``, which must be released (a pointer commit names it)."""
-    from mlgate.models import parse_tag, pick_model
     from mlgate.gate.collect import collect
+    from mlgate.models import parse_tag, pick_model
     from mlgate.report.markdown import render_report
 
     parsed = parse_tag(tag)

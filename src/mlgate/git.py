@@ -207,6 +207,11 @@ class Repo(Record):
                 return name
         return None
 
+    def default_branch_name(self) -> str | None:
+        """:meth:`default_branch` as a local branch name (``main`` for ``origin/main``)."""
+        default = self.default_branch()
+        return None if default is None else default.removeprefix("origin/")
+
     def current_branch(self) -> str | None:
         proc = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
         return proc.stdout.decode().strip() if proc.returncode == 0 else None

@@ -30,6 +30,8 @@ from mlgate.metrics.layout import Artifact, LockedOut
 SINGLE_POINTER = "deploy/production.yaml"
 MODEL_TYPE = "model"
 
+#: ``v`` + semantic version 2.0.0 (https://semver.org/#is-there-a-suggested-regular-expression-regex-to-check-a-semver-string):
+#: groups major, minor, patch, pre-release, build. The one semver pattern of mlgate.
 _SEMVER = (
     r"v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -38,6 +40,7 @@ _SEMVER = (
 #: GTO's artifact names (``gto.constants.name``), with an optional ``folder=`` in tags.
 _NAME = r"[a-zA-Z0-9](?:[a-zA-Z0-9-/_]*[a-zA-Z0-9])?"
 _TAG = re.compile(rf"^(?:(?P<name>(?:[a-zA-Z0-9-_./]+=)?{_NAME})@)?(?P<version>{_SEMVER})$")
+VERSION = re.compile(rf"^{_SEMVER}$")
 #: Extensions of files that are usually models (for the `artifacts:` hint).
 _MODEL_HINTS = (".pkl", ".pickle", ".joblib", ".skops", ".onnx", ".pt", ".pth", ".h5", ".keras")
 

@@ -23,8 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from mlgate.baseline import resolve_baseline
     from mlgate.ci import actions
     from mlgate.fileio import write_text
-    from mlgate.git import WORKTREE, Repo
     from mlgate.gate.collect import collect
+    from mlgate.git import WORKTREE, Repo
     from mlgate.report.markdown import render_report
 
     repo = Repo.discover()

@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 #: Gate checks that compare with the baseline: the post-deploy check rolls back only on these
 #: (an absolute floor that both models miss on a hard batch is no reason to switch models).
 REGRESSION_CHECKS = frozenset({"max_regression", "max_regression_rel", "slice_max_regression"})
-_SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 
 
 __all__ = [
@@ -169,7 +168,10 @@ def next_patch(tags: list[str]) -> str:
     >>> next_patch(["v1.0.0", "v1.1.0", "v1.0.9", "latest"])
     'v1.1.1'
     """
-    versions = [tuple(int(x) for x in m.groups()) for t in tags if (m := _SEMVER.match(t))]
+    from mlgate.models import VERSION
+
+    matches = [m for t in tags if (m := VERSION.match(t)) and m[4] is None and m[5] is None]
+    versions = [(int(m[1]), int(m[2]), int(m[3])) for m in matches]
     if not versions:
         return "v0.1.0"
     major, minor, patch = max(versions)
@@ -258,8 +260,7 @@ class _Cycle:
     def _base_branch(self) -> str:
         if self.cfg.ct.base_branch:
             return self.cfg.ct.base_branch
-        default = self.repo.default_branch() or "main"
-        return default.split("/", 1)[1] if default.startswith("origin/") else default
+        return self.repo.default_branch_name() or "main"
 
     def _check_tree(self) -> None:
         branch = self.repo.current_branch()

@@ -11,10 +11,9 @@ from mlgate.git import Repo
 
 def require_default_branch(repo: Repo, *, action: str) -> str:
     """The current branch, which must be the default branch with a clean working tree."""
-    default = repo.default_branch()
-    if default is None:
+    local = repo.default_branch_name()
+    if local is None:
         raise GitError(f"{repo.root}: no default branch (main or master); commit to main first")
-    local = default.split("/", 1)[1] if default.startswith("origin/") else default
     branch = repo.current_branch()
     if branch is None:
         raise GitError(

@@ -49,12 +49,6 @@ from mlgate.models import SINGLE_POINTER, parse_tag
 #: The pointer of a repository's only model (others: :attr:`mlgate.models.Model.pointer`).
 POINTER_PATH = SINGLE_POINTER
 
-#: ``v`` + semantic version 2.0.0 (https://semver.org/#is-there-a-suggested-regular-expression-regex-to-check-a-semver-string).
-SEMVER_TAG = re.compile(
-    r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
 _SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 _DIR_MD5 = re.compile(r"^[0-9a-f]{32}\.dir$")
