@@ -305,7 +305,7 @@ def test_pyarrow_reads_what_the_csv_module_reads() -> None:
     [
         (
             b"row_id,y_true,y_pred,y_score\n1,1,1,0.5\n2,1,1,nan\n",
-            "p.csv: line 3: column y_score: expected a finite number, got an empty cell or NaN",
+            "p.csv: line 3: column y_score: expected a finite number, got 'nan'",
         ),
         (b"row_id,y_true,y_pred,y_score\n1,1,,0.5\n", "p.csv: line 2: column y_pred: expected a"),
         (

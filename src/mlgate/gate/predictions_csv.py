@@ -63,6 +63,12 @@ def _concat(blocks: list[Any]) -> Any:
     return np.concatenate([b.astype(float) for b in blocks])
 
 
+class _BadCell(Exception):
+    def __init__(self, line: int, column: str) -> None:
+        super().__init__(line, column)
+        self.line, self.column = line, column
+
+
 def _numbers(batch: Any, name: str, offset: int, source: str) -> Any:
     array = batch.column(name)
     bad = array.null_count > 0
@@ -73,12 +79,21 @@ def _numbers(batch: Any, name: str, offset: int, source: str) -> Any:
     if bad or not finite.all():
         valid = ~np.isnan(values) if not bad else _valid(array)
         row = int(np.flatnonzero(~(finite & valid))[0])
-        line = offset + row + 2  # after the header; blank lines are not counted
-        got = "an empty cell or NaN" if not valid[row] else repr(str(values[row]))
-        raise DataError(
-            f"{source}: line {line}: column {name}: expected a finite number, got {got}"
-        )
+        raise _BadCell(offset + row + 2, name)  # after the header; blank lines not counted
     return values
+
+
+def _cell(data: bytes, header: list[str], bad: _BadCell, source: str) -> str:
+    """The message for a cell that is not a finite number, quoting it (errors only)."""
+    import itertools
+
+    reader = csv.reader(io.StringIO(data.decode("utf-8")))
+    i = header.index(bad.column)
+    rows = (r for r in reader if r)  # pyarrow skips blank lines too
+    row = next(itertools.islice(rows, bad.line - 1, None), [])
+    cell = row[i] if i < len(row) else ""
+    got = repr(cell) if cell else "an empty cell"
+    return f"{source}: line {bad.line}: column {bad.column}: expected a finite number, got {got}"
 
 
 def read_predictions(
@@ -138,6 +153,8 @@ def read_predictions(
                 for j, name in enumerate(spec.scores):
                     matrix[rows : rows + batch.num_rows, j] = _numbers(batch, name, rows, source)
             rows += batch.num_rows
+    except _BadCell as bad:
+        raise DataError(_cell(data, header, bad, source)) from None
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if isinstance(exc, UnicodeDecodeError) or "UTF8" in str(exc).upper():
             raise DataError(f"{source}: not UTF-8 text") from exc
