@@ -134,11 +134,8 @@ def read_manifest(repo: Repo, rev: str = "HEAD") -> Manifest | None:
 
 
 def file_md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
 
 def read_batch(path: Path) -> pd.DataFrame:

@@ -55,7 +55,10 @@ class StoredModel:
 
 
 def digest_stream(stream: IO[bytes], sink: IO[bytes] | None = None) -> Digest:
-    """md5, sha256 and size of ``stream`` read to the end (copied to ``sink`` when given)."""
+    """md5, sha256 and size of ``stream`` read to the end (copied to ``sink`` when given).
+
+    Not :func:`hashlib.file_digest`: two digests and a copy in one pass over a stream that
+    may be a remote's, which is read once."""
     md5, sha256, size = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
     while chunk := stream.read(_CHUNK):
         md5.update(chunk)
