@@ -3,6 +3,8 @@
 Run from the repository root (one command):
 
     .venv/bin/python bench/bench_gate.py            # or: --rows 200000 --runs 5
+    .venv/bin/python bench/bench_gate.py --task multiclass --rows 1000000   # 10 classes
+    .venv/bin/python bench/bench_gate.py --task regression --rows 1000000
 
 It clones this repository into a temporary folder, commits a seeded ``metrics/predictions.csv``
 with ``--rows`` rows as the baseline, writes a slightly worse candidate into the working tree
@@ -11,6 +13,11 @@ with ``--rows`` rows as the baseline, writes a slightly worse candidate into the
 ``mlgate gate HEAD --json`` processes. Prints the median wall and CPU time, the peak RSS of
 the gate process (``os.wait4``: not git's, not this script's), the p-values, intervals and
 methods (so runs before and after a change can be compared for equivalence).
+
+``--task multiclass`` (10 classes, ``score_0..score_9``) and ``--task regression`` write
+that task's predictions file and replace the policy with ``gate.task`` and one rule per
+metric of the task's table (``max_regression: 0`` with ``significance: 0.05``), the
+metrics file holding each metric's value as the gate computes it.
 """
 
 from __future__ import annotations
@@ -47,10 +54,74 @@ def _predictions(rows: int, seed: int, noise: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _prepare(tmp: Path, rows: int, env: dict[str, str]) -> Path:
+def _task_predictions(task: str, rows: int, seed: int, noise: float) -> str:
+    import io
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if task == "regression":
+        y = np.random.default_rng(99).normal(10, 3, rows)
+        p = y + np.random.default_rng(98).normal(size=rows) + noise * rng.normal(size=rows)
+        out = io.StringIO()
+        np.savetxt(out, np.c_[np.arange(rows), y, p], fmt=["%d", "%.4f", "%.4f"], delimiter=",")
+        return "row_id,y_true,y_pred\n" + out.getvalue()
+    k = 10
+    y = np.random.default_rng(99).integers(0, k, rows)
+    logits = 1.5 * np.eye(k)[y] + np.random.default_rng(98).normal(size=(rows, k))
+    logits += noise * rng.normal(size=(rows, k))
+    s = np.exp(logits)
+    s /= s.sum(axis=1, keepdims=True)
+    out = io.StringIO()
+    table = np.c_[np.arange(rows), y, s.argmax(axis=1), s]
+    np.savetxt(out, table, fmt=["%d", "%d", "%d"] + ["%.4f"] * k, delimiter=",")
+    head = "row_id,y_true,y_pred," + ",".join(f"score_{c}" for c in range(k))
+    return head + "\n" + out.getvalue()
+
+
+TASK_RULES = {
+    "multiclass": [
+        "accuracy",
+        "macro_f1",
+        "weighted_f1",
+        "recall.3",
+        "log_loss",
+        "roc_auc_ovr",
+        "top_k_accuracy",
+    ],
+    "regression": ["rmse", "mae", "r2", "mape", "median_ae"],
+}
+
+
+def _task_policy(repo: Path, task: str) -> None:
+    """The task's policy in params.yaml and its metric values in metrics/scores.json."""
+    import yaml
+
+    from mlgate.gate.measures import point_value
+    from mlgate.gate.stats import metric_of, parse_predictions
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    rules = [{"metric": m, "max_regression": 0.0, "significance": 0.05} for m in TASK_RULES[task]]
+    for rule in rules:
+        if rule["metric"] == "top_k_accuracy":
+            rule["k"] = 3
+    params["gate"] = {"task": task, "bootstrap_samples": 1000, "seed": 0, "rules": rules}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    pred = parse_predictions((repo / "metrics" / "predictions.csv").read_bytes(), "p", task=task)
+    scores = {}
+    for rule in rules:
+        metric = metric_of(pred, rule["metric"], k=rule.get("k"))
+        assert metric is not None
+        scores[rule["metric"]] = point_value(pred, metric)
+    (repo / "metrics" / "scores.json").write_text(json.dumps(scores, indent=2))
+
+
+def _prepare(tmp: Path, rows: int, env: dict[str, str], task: str = "binary") -> Path:
     repo = tmp / "project"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], env=env, check=True)
     target = repo / "metrics" / "predictions.csv"
+    if task != "binary":
+        return _prepare_task(repo, target, rows, env, task)
     target.write_text(_predictions(rows, 1, 0.5))
     for cmd in (
         ["git", "add", "metrics/predictions.csv"],
@@ -70,6 +141,17 @@ def _prepare(tmp: Path, rows: int, env: dict[str, str]) -> Path:
     scores = repo / "metrics" / "scores.json"
     data = json.loads(scores.read_text())
     scores.write_text(json.dumps({k: v * 0.99 for k, v in data.items()}, indent=2))
+    return repo
+
+
+def _prepare_task(repo: Path, target: Path, rows: int, env: dict[str, str], task: str) -> Path:
+    target.write_text(_task_predictions(task, rows, 1, 0.5))
+    _task_policy(repo, task)
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    subprocess.run([*git, "add", "-A"], cwd=repo, env=env, check=True)
+    subprocess.run([*git, "commit", "-qm", f"{task} baseline"], cwd=repo, env=env, check=True)
+    target.write_text(_task_predictions(task, rows, 1, 1.0))  # candidate: noisier
+    _task_policy(repo, task)  # the candidate's metric values (the policy is the same)
     return repo
 
 
@@ -93,18 +175,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--task", choices=("binary", "multiclass", "regression"), default="binary")
     parser.add_argument("--prepare", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("GITHUB_ACTIONS", None)
     if args.prepare is not None:
-        print(_prepare(args.prepare, args.rows, env))
+        print(_prepare(args.prepare, args.rows, env, args.task))
         return
     tmp = Path(tempfile.mkdtemp(prefix="mlgate-bench-gate-"))
     try:
         # generated in another process: the gate is forked from this one, and a child's
         # peak RSS counts the parent's pages it starts with (10M rows of text: 1.6 GiB)
         prep = [sys.executable, __file__, "--rows", str(args.rows), "--prepare", str(tmp)]
+        prep += ["--task", args.task]
         repo = Path(
             subprocess.run(prep, env=env, check=True, capture_output=True, text=True).stdout.strip()
         )
@@ -118,7 +202,7 @@ def main() -> None:
             peaks.append(peak)
         peak = max(peaks)
         verdict = json.loads(out)
-        print(f"mlgate gate HEAD --json, {args.rows} paired rows, {args.runs} runs")
+        print(f"mlgate gate HEAD --json, {args.task}, {args.rows} paired rows, {args.runs} runs")
         print(
             f"  median wall {statistics.median(walls):.2f} s  (all: "
             f"{', '.join(f'{w:.2f}' for w in walls)})"
