@@ -386,8 +386,9 @@ def _regression_result(
         return RuleResult(check=check, status="fail", limit=limit, message=msg, **common)
     if s is None:
         why = stats.unresampled(rule.file, rule.metric)
-        if why is None and stats.mismatch() is not None:
-            raise DataError(f"gate.{rule.name} ({rule.metric}): {stats.mismatch()}")
+        unpaired_rows = stats.mismatch() if why is None else None
+        if unpaired_rows is not None:
+            raise DataError(f"gate.{rule.name} ({rule.metric}): {unpaired_rows}")
         why = why or "no predictions or bootstrap data to test significance, so it counts"
         msg += f"; {why}"
         return RuleResult(check=check, status="fail", limit=limit, message=msg, **common)
