@@ -31,6 +31,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlgate.serve.metrics import CLIENT_CLOSED, CONTENT_TYPE, ServeMetrics
+from mlgate.serve.probe import model_outputs
 from mlgate.serve.state import Served, ServingState
 from mlgate.serve.validation import InvalidRequest, RequestSchema, parse_body, validate_rows
 from mlgate.serve.workers import PredictError, WorkerDied
@@ -168,13 +169,14 @@ def _frame_payload(frame: Any) -> Any:
 
 
 def make_infer(pool: WorkerPool | None) -> Callable[[Served, Any], Awaitable[Any]]:
-    """``infer(served, frame)``: the probability matrix, from the inference workers when
-    ``served`` lives there, else from the model in this process. Raises :class:`ValueError`
+    """``infer(served, frame)``: the probability matrix (a regressor: its values, rows x 1;
+    :func:`~mlgate.serve.probe.model_outputs`), from the inference workers when ``served``
+    lives there, else from the model in this process. Raises :class:`ValueError`
     (422), :class:`PredictError` or :class:`WorkerDied` (see :func:`model_failure`)."""
 
     async def infer(served: Served, frame: Any) -> Any:
         if served.generation is None or pool is None:
-            return served.model.predict_proba(frame)
+            return model_outputs(served.model, frame)
         return await pool.predict(served.generation, _frame_payload(frame))
 
     return infer
@@ -291,6 +293,11 @@ def create_app(
             return model_failure(exc)
         classes = served.classes
         metrics.rows.inc(len(frame))
+        if not classes:  # a regressor: the predicted values, no probabilities
+            return _json(
+                {"version": served.version, "predictions": proba[:, 0].tolist()},
+                headers={"x-model-version": served.version},
+            )
         return _json(
             {
                 "version": served.version,

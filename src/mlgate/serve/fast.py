@@ -33,6 +33,8 @@ def array_ready(model: Any, features: Sequence[str]) -> bool:
     import numpy as np
     import pandas as pd
 
+    from mlgate.serve.probe import model_outputs
+
     first = _first_step(model)
     names = getattr(first, "feature_names_in_", None)
     if names is None or type(first).__name__ == "ColumnTransformer":
@@ -42,12 +44,12 @@ def array_ready(model: Any, features: Sequence[str]) -> bool:
     rng = np.random.default_rng(0)
     probe = rng.normal(size=(4, len(features)))
     try:
-        expected = model.predict_proba(pd.DataFrame(probe, columns=list(features)))
+        expected = model_outputs(model, pd.DataFrame(probe, columns=list(features)))
     except Exception:
         return False
     del first.feature_names_in_
     try:
-        got = model.predict_proba(probe)
+        got = model_outputs(model, probe)
     except Exception:
         got = None
     if got is None or not np.array_equal(np.asarray(got), np.asarray(expected)):

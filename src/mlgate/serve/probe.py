@@ -14,7 +14,11 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 
 class Reason(StrEnum):
@@ -74,6 +78,17 @@ def canary_frame(features: list[str], canary: Mapping[str, Any]) -> Any:
     return pd.DataFrame(first, columns=features)
 
 
+def model_outputs(model: Any, frame: Any) -> NDArray[np.float64]:
+    """What a served model answers, as a float64 matrix: class probabilities (rows x
+    classes) for a classifier (a model with ``predict_proba``), the predicted values
+    (rows x 1) for a regressor (``predict`` only)."""
+    import numpy as np
+
+    if hasattr(model, "predict_proba"):
+        return np.ascontiguousarray(model.predict_proba(frame), dtype=np.float64)
+    return np.ascontiguousarray(np.asarray(model.predict(frame), dtype=np.float64).reshape(-1, 1))
+
+
 def check_model(model: Any, canary: Mapping[str, Any]) -> ProbeResult:
     """Run the canary prediction on a loaded model and check its shape and values."""
     import numpy as np
@@ -84,7 +99,9 @@ def check_model(model: Any, canary: Mapping[str, Any]) -> ProbeResult:
             False, Reason.SCHEMA_ERROR, "model has no feature_names_in_; train it on a DataFrame"
         )
     features = [str(n) for n in names]
-    if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
+    if not hasattr(model, "predict_proba"):
+        return _check_regressor(model, canary, features)
+    if not hasattr(model, "classes_"):
         return ProbeResult(False, Reason.CANARY_ERROR, "model is not a fitted classifier")
     try:
         proba = np.asarray(model.predict_proba(canary_frame(features, canary)), dtype=float)
@@ -104,6 +121,29 @@ def check_model(model: Any, canary: Mapping[str, Any]) -> ProbeResult:
             f"canary prediction is not a probability table (shape {proba.shape})",
         )
     return ProbeResult(True, features=tuple(features), classes=classes)
+
+
+def _check_regressor(model: Any, canary: Mapping[str, Any], features: list[str]) -> ProbeResult:
+    """A model without ``predict_proba`` (a regressor): one finite number per canary row."""
+    import numpy as np
+
+    if not hasattr(model, "predict"):
+        return ProbeResult(
+            False, Reason.CANARY_ERROR, "model has neither predict_proba nor predict"
+        )
+    try:
+        values = np.asarray(model.predict(canary_frame(features, canary)), dtype=float)
+    except Exception as exc:
+        return ProbeResult(
+            False, Reason.CANARY_ERROR, f"canary prediction failed ({type(exc).__name__}: {exc})"
+        )
+    if values.shape != (2,) or not np.isfinite(values).all():
+        return ProbeResult(
+            False,
+            Reason.CANARY_ERROR,
+            f"canary prediction is not one finite number per row (shape {values.shape})",
+        )
+    return ProbeResult(True, features=tuple(features))
 
 
 def probe_file(

@@ -58,6 +58,11 @@ def _datatype_of(values: Sequence[Any]) -> str:
     return "BYTES"
 
 
+def _prediction_type(classes: Sequence[Any]) -> str:
+    """The datatype of ``predictions``: the classes' (a classifier), else FP64 (a regressor)."""
+    return _datatype_of(classes) if classes else "FP64"
+
+
 def _flat(data: Any, name: str) -> list[Any]:
     """``data`` as a flat list: the protocol allows row-major nesting in JSON."""
     if not isinstance(data, list):
@@ -174,6 +179,10 @@ def _rows_from_matrix(tensor: dict[str, Any], schema: RequestSchema, *, max_rows
 def metadata(served: Served, name: str) -> dict[str, Any]:
     """``GET /v2/models/{name}``: the inputs a request sends and the outputs it gets."""
     classes = list(served.classes)
+    outputs: list[dict[str, Any]] = [
+        {"name": "predictions", "datatype": _prediction_type(classes), "shape": [-1]},
+        {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(classes)]},
+    ]
     return {
         "name": name,
         "versions": [served.version],
@@ -182,10 +191,7 @@ def metadata(served: Served, name: str) -> dict[str, Any]:
             {"name": c.name, "datatype": _DATATYPE[c.dtype], "shape": [-1]}
             for c in served.schema.columns
         ],
-        "outputs": [
-            {"name": "predictions", "datatype": _datatype_of(classes), "shape": [-1]},
-            {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(classes)]},
-        ],
+        "outputs": outputs if classes else outputs[:1],  # a regressor: values only
         "parameters": {"classes": classes, "commit": served.commit, "sha256": served.sha256},
     }
 
@@ -275,13 +281,17 @@ def routes(
         except (ValueError, PredictError, WorkerDied) as exc:
             return failure(exc)
         classes = list(served.classes)
-        predictions = [classes[i] for i in np.argmax(proba, axis=1).tolist()]
+        if classes:
+            predictions = [classes[i] for i in np.argmax(proba, axis=1).tolist()]
+        else:  # a regressor: its values (FP64), no probabilities
+            predictions = proba[:, 0].tolist()
+            wanted = [n for n in wanted if n != "probabilities"]
         metrics.rows.inc(len(frame))
         outputs = {
             "predictions": {
                 "name": "predictions",
                 "shape": [len(predictions)],
-                "datatype": _datatype_of(classes),
+                "datatype": _prediction_type(classes),
                 "data": predictions,
             },
             "probabilities": {
