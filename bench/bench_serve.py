@@ -1,13 +1,20 @@
-"""Benchmark `mlgate serve` against the floor: a minimal FastAPI app calling the same model.
+"""Benchmark `mlgate serve` side by side with MLServer's scikit-learn runtime (and the floor,
+a minimal FastAPI app calling the same model).
 
-Loopback only, bounded in time. Both servers run side by side on the same model file; wrk
-(Debian package ``wrk``, a lua script for the POST body) drives single-row and 100-row
-requests at concurrency 1, 8 and 32, alternating the two servers, ``--rounds`` times each;
-the table reports medians and the ratio. Start-to-ready is timed for both (process start to
-the first 200 from /readyz, resp. /healthz), cold (empty cache) and warm for mlgate.
+Loopback only, bounded in time. The servers run side by side on the same model: mlgate on
+its skops file (released in a git repository with a local DVC remote), MLServer 1.7 with
+``mlserver_sklearn.SKLearnModel`` on a joblib dump of the very same fitted pipeline, in a
+separate virtualenv (``--mlserver-venv``, made with ``pip install mlserver mlserver-sklearn
+'uvloop<0.21'``; its default settings, one inference worker process). Both are driven over
+the Open Inference Protocol (``POST /v2/models/model/infer``, one ``[rows, columns]`` FP64
+tensor, probabilities asked for) by wrk (Debian package ``wrk``, a lua script for the POST
+body) at concurrency 1, 8 and 32 with 1 and 100 rows, alternating the servers, ``--rounds``
+times each; the table reports medians and ratios. Start-to-ready is process start to the
+first 200 from the model's readiness route, alternated too.
 
-    python bench/bench_serve.py                 # full run, about 3 minutes
-    python bench/bench_serve.py --duration 2 --rounds 1   # a quick look
+    python bench/bench_serve.py --mlserver-venv /tmp/mlserver-venv   # about 5 minutes
+    python bench/bench_serve.py --mlserver-venv V --duration 2 --rounds 1   # a quick look
+    python bench/bench_serve.py                  # without MLServer: mlgate vs the floor
     python bench/bench_serve.py --starts-only --starts 5  # start-to-ready only, no wrk
 
 ``python bench/bench_serve.py floor --model PATH --port N`` runs the floor app alone.
@@ -32,8 +39,12 @@ from pathlib import Path
 from typing import Any
 
 # at module level: FastAPI resolves the endpoints' (string) annotations in these globals
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+# (only the floor needs FastAPI: the MLServer comparison runs without the bench extra)
+try:
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+except ImportError:  # pragma: no cover - pip install -e ".[bench]" for the floor
+    FastAPI = Request = JSONResponse = None  # type: ignore[assignment,misc]
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -294,6 +305,137 @@ def handler_paths(model_path: Path, repeats: int = 7) -> dict[int, dict[str, flo
     return out
 
 
+# -- MLServer's scikit-learn runtime, side by side over the Open Inference Protocol ------------
+def start_mlserver(venv: Path, model: Path, base: Path, port: int) -> tuple[Any, float]:
+    """``mlserver start`` on a joblib dump of ``model`` (same fitted pipeline); (proc, s)."""
+    import joblib
+
+    from mlgate.ml.model import load
+
+    folder = base / f"mlserver-{port}"
+    folder.mkdir()
+    joblib.dump(load(model), folder / "model.joblib")
+    (folder / "settings.json").write_text(json.dumps({
+        "http_port": port, "grpc_port": free_port(), "metrics_port": free_port(),
+        "debug": False, "host": "127.0.0.1",
+    }))  # fmt: skip
+    (folder / "model-settings.json").write_text(json.dumps({
+        "name": "model", "implementation": "mlserver_sklearn.SKLearnModel",
+        "parameters": {"uri": "./model.joblib", "version": "v1"},
+    }))  # fmt: skip
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [str(venv / "bin" / "mlserver"), "start", str(folder)],
+        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_ok(f"http://127.0.0.1:{port}/v2/models/model/ready", proc, timeout=120)
+    return proc, time.monotonic() - t0
+
+
+def v2_body(rows: int, output: str) -> str:
+    """One ``[rows, columns]`` FP64 tensor in the model's column order, asking for ``output``."""
+    from mlgate.ml import dataset
+
+    frame = dataset.load_reference()
+    features = [c for c in frame.columns if c not in (dataset.ROW_ID, dataset.TARGET)]
+    values = frame[features].head(rows).to_numpy(dtype=float)
+    return json.dumps({
+        "inputs": [{"name": "input-0", "shape": list(values.shape), "datatype": "FP64",
+                    "data": values.ravel().tolist()}],
+        "outputs": [{"name": output}],
+    })  # fmt: skip
+
+
+def _mlserver_version(venv: Path) -> str:
+    return subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import mlserver; print(mlserver.__version__)"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def compare_mlserver(args: argparse.Namespace) -> int:
+    """mlgate vs MLServer: start-to-ready, then wrk at every point, alternating."""
+    import sklearn
+
+    import mlgate
+
+    venv = Path(args.mlserver_venv).resolve()
+    print(
+        f"# python {platform.python_version()}, mlgate {mlgate.__version__} "
+        f"(--workers default: {os.cpu_count()}), MLServer {_mlserver_version(venv)} (default "
+        f"settings), scikit-learn {sklearn.__version__}, {os.cpu_count()} CPUs; wrk, "
+        f"{args.duration:g} s per run, {args.rounds} alternating rounds, medians",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        base = Path(tmp)
+        repo, model = make_release(base)
+        starts: dict[str, list[float]] = {"mlgate": [], "mlserver": []}
+        for i in range(args.starts):
+            proc, took = start_mlgate(repo, base / f"cache{i}", free_port())
+            starts["mlgate"].append(took)
+            stop(proc)
+            proc, took = start_mlserver(venv, model, base, free_port())
+            starts["mlserver"].append(took)
+            stop(proc)
+            print(f"# start to ready, run {i + 1}: {json.dumps({k: v[-1] for k, v in starts.items()})}", flush=True)  # fmt: skip
+        if args.starts_only:
+            _print_starts(starts)
+            return 0
+        m_port, s_port = free_port(), free_port()
+        mlg, _ = start_mlgate(repo, base / "cache-main", m_port)
+        mls, _ = start_mlserver(venv, model, base, s_port)
+        urls = {
+            "mlgate": f"http://127.0.0.1:{m_port}/v2/models/model/infer",
+            "mlserver": f"http://127.0.0.1:{s_port}/v2/models/model/infer",
+        }
+        outputs = {"mlgate": "probabilities", "mlserver": "predict_proba"}
+        results: list[tuple[int, int, dict[str, dict[str, float]]]] = []
+        try:
+            for rows in (1, 100):
+                scripts = {}
+                for name in urls:
+                    payload = v2_body(rows, outputs[name])
+                    scripts[name] = base / f"{name}{rows}.lua"
+                    lua_script(scripts[name], payload)
+                    check(urls[name], payload)
+                    wrk(urls[name], scripts[name], 8, 1)  # warm-up
+                for conc in (1, 8, 32):
+                    runs: dict[str, list[dict[str, float]]] = {n: [] for n in urls}
+                    for _ in range(args.rounds):
+                        for name in urls:
+                            runs[name].append(wrk(urls[name], scripts[name], conc, args.duration))
+                    med = {
+                        n: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
+                        for n, rs in runs.items()
+                    }
+                    results.append((rows, conc, med))
+                    print(f"# rows={rows} c={conc}: {json.dumps(med)}", flush=True)
+        finally:
+            stop(mlg)
+            stop(mls)
+    print()
+    print("| rows | clients | mlgate req/s | MLServer req/s | ratio | mlgate p50 / p99 ms "
+          "| MLServer p50 / p99 ms | p99 ratio |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---|---|---:|")
+    for rows, conc, med in results:
+        m, o = med["mlgate"], med["mlserver"]
+        print(
+            f"| {rows} | {conc} | {m['rps']:,.0f} | {o['rps']:,.0f} | {m['rps'] / o['rps']:.2f} "
+            f"| {m['p50']:.2f} / {m['p99']:.2f} | {o['p50']:.2f} / {o['p99']:.2f} "
+            f"| {m['p99'] / o['p99']:.2f} |"
+        )
+    print()
+    _print_starts(starts)
+    return 0
+
+
+def _print_starts(starts: dict[str, list[float]]) -> None:
+    for label, values in starts.items():
+        print(f"- start to ready, {label}: median {statistics.median(values):.2f} s "
+              f"(runs: {', '.join(f'{v:.2f}' for v in values)})")  # fmt: skip
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "floor":
         p = argparse.ArgumentParser()
@@ -313,7 +455,16 @@ def main() -> int:
     p.add_argument(
         "--starts-only", action="store_true", help="only the start-to-ready measurements (no wrk)"
     )
+    p.add_argument(
+        "--mlserver-venv",
+        metavar="PATH",
+        help="a virtualenv with mlserver and mlserver-sklearn: compare with MLServer",
+    )
     args = p.parse_args()
+    if args.mlserver_venv:
+        if shutil.which("wrk") is None and not args.starts_only:
+            sys.exit("wrk not found: apt-get install -y wrk")
+        return compare_mlserver(args)
     if args.paths_only:
         with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
             _, model = make_release(Path(tmp))
