@@ -96,11 +96,24 @@ def slice_masks(
 
 
 def curves(y: Any, s: Any) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
-    """ROC points and precision-recall points, in DVC's plot-data shape (list of dicts)."""
-    from sklearn.metrics import precision_recall_curve, roc_curve
+    """ROC points and precision-recall points, in DVC's plot-data shape (list of dicts).
 
-    fpr, tpr, _ = roc_curve(y, s)
-    prec, rec, _ = precision_recall_curve(y, s)
+    The points ``sklearn.metrics.roc_curve`` (collinear points dropped) and
+    ``precision_recall_curve`` return, from :func:`mlgate.ml.scoring.threshold_counts`.
+    """
+    tps, fps = scoring.threshold_counts(y, s)
+    # roc_curve's drop_intermediate: keep the ends and every point where the slope changes
+    keep = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
+    if len(fps) > 2:
+        tps_roc, fps_roc = tps[keep], fps[keep]
+    else:
+        tps_roc, fps_roc = tps, fps
+    fpr = np.r_[0.0, fps_roc] / fps[-1]
+    tpr = np.r_[0.0, tps_roc] / tps[-1]
+    ps = tps + fps
+    precision = np.divide(tps, ps, out=np.zeros_like(tps), where=ps != 0)
+    prec = np.r_[precision[::-1], 1.0]
+    rec = np.r_[(tps / tps[-1])[::-1], 0.0]
     roc = [
         {"fpr": round(float(a), 6), "tpr": round(float(b), 6)}
         for a, b in zip(fpr, tpr, strict=True)

@@ -102,6 +102,24 @@ def score(y_true: Array, y_pred: Array, y_score: Array) -> dict[str, float]:
     return {name: float(FUNCTIONS[name](y, p, s)) for name in METRICS}
 
 
+def threshold_counts(y_true: object, y_score: object) -> tuple[Array, Array]:
+    """True and false positives at each distinct score, highest score first: the points
+    of the ROC and precision-recall curves (``sklearn.metrics._binary_clf_curve``'s counts).
+
+    >>> tp, fp = threshold_counts([0, 1, 1, 0], [0.1, 0.9, 0.4, 0.4])
+    >>> tp.tolist(), fp.tolist()
+    ([1.0, 2.0, 2.0], [0.0, 1.0, 2.0])
+    """
+    y = np.asarray(y_true, dtype=float)
+    s = np.asarray(y_score, dtype=float)
+    order = np.argsort(-s, kind="mergesort")
+    y, s = y[order], s[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each threshold
+    tp = np.cumsum(y)[last]
+    fp = (last + 1) - tp
+    return tp, fp.astype(float)
+
+
 def resample_indices(n: int, *, samples: int, seed: int) -> NDArray[np.int64]:
     """``samples`` x ``n`` bootstrap indices from a seeded generator."""
     rng = np.random.default_rng(seed)

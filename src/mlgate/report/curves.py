@@ -27,17 +27,12 @@ def curves(y_true: Any, y_score: Any) -> Curves | None:
     """Both curves sampled on :data:`GRID`; None when one class is absent."""
     import numpy as np
 
-    y = np.asarray(y_true, dtype=float)
-    s = np.asarray(y_score, dtype=float)
-    pos = y.sum()
-    neg = len(y) - pos
+    from mlgate.ml.scoring import threshold_counts
+
+    tp, fp = threshold_counts(y_true, y_score)
+    pos, neg = tp[-1], fp[-1]
     if pos == 0 or neg == 0:
         return None
-    order = np.argsort(-s, kind="mergesort")
-    y, s = y[order], s[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each threshold
-    tp = np.cumsum(y)[last]
-    fp = (last + 1) - tp
     fpr = np.r_[0.0, fp / neg]
     tpr = np.r_[0.0, tp / pos]
     recall = tp / pos
