@@ -54,63 +54,14 @@ def check_pipeline(repo: Repo, rev: str, *, label: str, model_path: str) -> Lock
     ``label`` names the revision in messages (a tag such as ``v1.2.0``). Raises DataError
     naming the stale file and the fix (`dvc repro`, commit, tag again).
     """
-    fix = f"run `dvc repro` and commit dvc.lock with its outputs, then tag again ({label})"
-    raw = repo.show(rev, LOCK_PATH)
-    if raw is None:
-        raise DataError(f"{label}: no dvc.lock at {rev[:12]}; {fix}")
-    lock = loads_yaml(raw, f"{label}:{LOCK_PATH}")
-    stages = lock.get("stages") if isinstance(lock, dict) else None
-    if not isinstance(stages, dict):
-        raise DataError(f"{label}:{LOCK_PATH}: no stages recorded; {fix}")
+    check = _LockCheck(repo, rev, label=label)
     model: LockedModel | None = None
-    files_cache: dict[str, bytes | None] = {}
-
-    def at_rev(path: str) -> bytes | None:
-        if path not in files_cache:
-            files_cache[path] = repo.show(rev, path)
-        return files_cache[path]
-
-    for stage_name, stage in stages.items():
+    for stage_name, stage in check.stages().items():
         if not isinstance(stage, dict):
             continue
-        for entry in stage.get("outs") or []:
-            path, md5 = entry.get("path"), str(entry.get("md5", ""))
-            if path == model_path:
-                if entry.get("hash") != "md5":  # DVC 2 locks: md5-dos2unix, another remote layout
-                    raise DataError(
-                        f"{label}: dvc.lock records {path} with DVC 2 hashes; run `dvc repro` "
-                        "(or `dvc cache migrate --dvc-files`) with DVC 3 and tag again"
-                    )
-                # a folder (md5 ``<32 hex>.dir``): size is the total of its files
-                model = LockedModel(path, md5, int(entry.get("size", -1)))
-                continue
-            if md5.endswith(".dir"):
-                continue
-            data = at_rev(path)
-            if data is not None and _md5(data) != md5:
-                raise DataError(
-                    f"{label}: {path} does not match dvc.lock (stage {stage_name}): the pipeline "
-                    f"is not up to date at {rev[:12]}; {fix}"
-                )
-        for entry in stage.get("deps") or []:
-            path, md5 = entry.get("path"), str(entry.get("md5", ""))
-            if not path or md5.endswith(".dir"):
-                continue
-            data = at_rev(path)
-            if data is not None and _md5(data) != md5:
-                raise DataError(
-                    f"{label}: {path} changed since dvc.lock was written (stage {stage_name}): "
-                    f"the pipeline is not up to date at {rev[:12]}; {fix}"
-                )
-        for params_file, values in (stage.get("params") or {}).items():
-            data = at_rev(params_file)
-            current = loads_yaml(data, f"{label}:{params_file}") if data is not None else None
-            for key, recorded in (values or {}).items():
-                if _lookup(current, key) != recorded:
-                    raise DataError(
-                        f"{label}: {params_file}: {key} differs from what dvc.lock recorded "
-                        f"(stage {stage_name}): the pipeline is not up to date at {rev[:12]}; {fix}"
-                    )
+        model = check.outs(stage_name, stage.get("outs") or [], model_path) or model
+        check.deps(stage_name, stage.get("deps") or [])
+        check.params(stage_name, stage.get("params") or {})
     if model is None or len(model.md5.removesuffix(".dir")) != 32 or model.size < 0:
         raise DataError(
             f"{label}: dvc.lock at {rev[:12]} records no output {model_path} (with md5 and "
@@ -119,6 +70,80 @@ def check_pipeline(repo: Repo, rev: str, *, label: str, model_path: str) -> Lock
             "the artifact's `path:`"
         )
     return model
+
+
+class _LockCheck:
+    """The steps of :func:`check_pipeline`: each holds one part of a stage in ``dvc.lock``
+    (outs, deps, params) to the files committed at ``rev`` (each file read once)."""
+
+    def __init__(self, repo: Repo, rev: str, *, label: str) -> None:
+        self.repo, self.rev, self.label = repo, rev, label
+        self.fix = f"run `dvc repro` and commit dvc.lock with its outputs, then tag again ({label})"
+        self._files: dict[str, bytes | None] = {}
+
+    def at_rev(self, path: str) -> bytes | None:
+        if path not in self._files:
+            self._files[path] = self.repo.show(self.rev, path)
+        return self._files[path]
+
+    def stages(self) -> dict[str, Any]:
+        """The ``stages:`` of ``dvc.lock`` at the revision."""
+        raw = self.repo.show(self.rev, LOCK_PATH)
+        if raw is None:
+            raise DataError(f"{self.label}: no dvc.lock at {self.rev[:12]}; {self.fix}")
+        lock = loads_yaml(raw, f"{self.label}:{LOCK_PATH}")
+        stages = lock.get("stages") if isinstance(lock, dict) else None
+        if not isinstance(stages, dict):
+            raise DataError(f"{self.label}:{LOCK_PATH}: no stages recorded; {self.fix}")
+        return stages
+
+    def outs(self, stage_name: str, outs: list[Any], model_path: str) -> LockedModel | None:
+        """Check a stage's committed outputs; the model's entry when this stage writes it."""
+        model = None
+        for entry in outs:
+            path, md5 = entry.get("path"), str(entry.get("md5", ""))
+            if path == model_path:
+                if entry.get("hash") != "md5":  # DVC 2 locks: md5-dos2unix, another remote layout
+                    raise DataError(
+                        f"{self.label}: dvc.lock records {path} with DVC 2 hashes; run `dvc repro` "
+                        "(or `dvc cache migrate --dvc-files`) with DVC 3 and tag again"
+                    )
+                # a folder (md5 ``<32 hex>.dir``): size is the total of its files
+                model = LockedModel(path, md5, int(entry.get("size", -1)))
+                continue
+            if md5.endswith(".dir"):
+                continue
+            data = self.at_rev(path)
+            if data is not None and _md5(data) != md5:
+                raise DataError(
+                    f"{self.label}: {path} does not match dvc.lock (stage {stage_name}): the "
+                    f"pipeline is not up to date at {self.rev[:12]}; {self.fix}"
+                )
+        return model
+
+    def deps(self, stage_name: str, deps: list[Any]) -> None:
+        for entry in deps:
+            path, md5 = entry.get("path"), str(entry.get("md5", ""))
+            if not path or md5.endswith(".dir"):
+                continue
+            data = self.at_rev(path)
+            if data is not None and _md5(data) != md5:
+                raise DataError(
+                    f"{self.label}: {path} changed since dvc.lock was written (stage "
+                    f"{stage_name}): the pipeline is not up to date at {self.rev[:12]}; {self.fix}"
+                )
+
+    def params(self, stage_name: str, params: dict[str, Any]) -> None:
+        for params_file, values in params.items():
+            data = self.at_rev(params_file)
+            current = loads_yaml(data, f"{self.label}:{params_file}") if data is not None else None
+            for key, recorded in (values or {}).items():
+                if _lookup(current, key) != recorded:
+                    raise DataError(
+                        f"{self.label}: {params_file}: {key} differs from what dvc.lock recorded "
+                        f"(stage {stage_name}): the pipeline is not up to date at "
+                        f"{self.rev[:12]}; {self.fix}"
+                    )
 
 
 def read_scores(repo: Repo, rev: str, *, path: str) -> dict[str, float]:
