@@ -299,6 +299,18 @@ def validate_rows(
     """
     import pandas as pd
 
+    rows = _rows_of(payload, max_rows)
+    names = schema.names
+    if schema._fast:
+        matrix = _fast_matrix(rows, schema)
+        if as_array:
+            return matrix
+        return pd.DataFrame(matrix, columns=list(names), copy=False)
+    return pd.DataFrame(_checked_columns(rows, schema), columns=list(names))
+
+
+def _rows_of(payload: Any, max_rows: int) -> list[Any]:
+    """The ``rows`` list of a request body: 422 for another shape, 413 above ``max_rows``."""
     if not isinstance(payload, dict) or set(payload) != {"rows"}:
         raise InvalidRequest(422, 'body must be a JSON object {"rows": [{column: value, ...}]}')
     rows = payload["rows"]
@@ -306,36 +318,44 @@ def validate_rows(
         raise InvalidRequest(422, '"rows" must be a non-empty list of objects')
     if len(rows) > max_rows:
         raise InvalidRequest(413, f"{len(rows)} rows; the limit is {max_rows} per request")
+    return rows
+
+
+def _fast_matrix(rows: list[Any], schema: RequestSchema) -> Any:
+    """All-float schema: the rows as one float64 matrix, checked in bulk; a row that fails
+    is checked again value by value for the 422 that names it."""
     keys, names = schema._keys, schema.names
     pick = itemgetter(*names)
-    if schema._fast:
-        values: list[Any] = []
+    values: list[Any] = []
+    for i, row in enumerate(rows):
+        if type(row) is not dict or row.keys() != keys:
+            raise _row_error(schema, row, i)
+        picked = pick(row)
+        tup = picked if len(names) > 1 else (picked,)
+        if not set(map(type, tup)) <= _NUMBER_TYPES:
+            raise _row_error(schema, row, i)
+        values.append(tup)
+    try:
+        matrix = np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond float range
+        matrix = None
+    if matrix is None or not np.isfinite(matrix).all():
         for i, row in enumerate(rows):
-            if type(row) is not dict or row.keys() != keys:
-                raise _row_error(schema, row, i)
-            picked = pick(row)
-            tup = picked if len(names) > 1 else (picked,)
-            if not set(map(type, tup)) <= _NUMBER_TYPES:
-                raise _row_error(schema, row, i)
-            values.append(tup)
-        try:
-            matrix = np.array(values, dtype=np.float64)
-        except OverflowError:  # an integer beyond float range
-            matrix = None
-        if matrix is None or not np.isfinite(matrix).all():
-            for i, row in enumerate(rows):
-                for col in schema.columns:
-                    _check_value(col, row[col.name], i)
-        if as_array:
-            return matrix
-        return pd.DataFrame(matrix, columns=list(names), copy=False)
-    data: dict[str, list[Any]] = {n: [] for n in names}
+            for col in schema.columns:
+                _check_value(col, row[col.name], i)
+    return matrix
+
+
+def _checked_columns(rows: list[Any], schema: RequestSchema) -> dict[str, list[Any]]:
+    """Any other schema: each value checked against its column, gathered column-wise."""
+    keys = schema._keys
+    data: dict[str, list[Any]] = {n: [] for n in schema.names}
     for i, row in enumerate(rows):
         if type(row) is not dict or row.keys() != keys:
             raise _row_error(schema, row, i)
         for col in schema.columns:
             data[col.name].append(_check_value(col, row[col.name], i))
-    return pd.DataFrame(data, columns=list(names))
+    return data
 
 
 def _dtype_kind(dtype: str) -> Dtype:
