@@ -248,8 +248,16 @@ class LocalRelease:
         self._run("add", ".dvc/config")
         self._run("commit", "-q", "-m", "init")
 
-    def publish(self, data: bytes, version: str, files: dict[str, str] | None = None) -> str:
-        """Upload ``data`` to the remote and commit a pointer to it (and ``files``)."""
+    def publish(
+        self,
+        data: bytes,
+        version: str,
+        files: dict[str, str] | None = None,
+        *,
+        upload: bytes | None = None,
+    ) -> str:
+        """Upload ``upload`` (default ``data``) to the remote and commit a pointer to ``data``
+        (and ``files``)."""
         from mlgate.deploy.pointer import POINTER_PATH, write_pointer
 
         for name, text in (files or {}).items():  # in the released commit, as a release has
@@ -261,7 +269,7 @@ class LocalRelease:
         md5 = pointer.model.md5
         obj = self.remote / "files" / "md5" / md5[:2] / md5[2:]
         obj.parent.mkdir(parents=True, exist_ok=True)
-        obj.write_bytes(data)
+        obj.write_bytes(data if upload is None else upload)
         write_pointer(self.path / POINTER_PATH, pointer)
         self._run("add", POINTER_PATH)
         self._run("commit", "-q", "-m", f"deploy: {version}")
