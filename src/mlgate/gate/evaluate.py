@@ -259,6 +259,7 @@ def _metric_rule(
     candidate: Snapshot,
     stats: _Stats,
 ) -> list[RuleResult]:
+    """The checks of one metric rule: presence, bounds, then the changes against the baseline."""
     candidate.require(rule.file, rule.name, rule.metric)
     if baseline is not None and baseline.declared:
         baseline.require(rule.file, rule.name, rule.metric)
@@ -277,6 +278,14 @@ def _metric_rule(
             )
         ]
     common.update(baseline=base, candidate=cand)
+    out = _bounds(rule, cand, common)
+    if rule.relative:
+        out += _changes(rule, policy, baseline, base, cand, stats, common)
+    return out
+
+
+def _bounds(rule: MetricRule, cand: float, common: dict[str, Any]) -> list[RuleResult]:
+    """``min`` and ``max``: the candidate's value against fixed limits."""
     out: list[RuleResult] = []
     if rule.min is not None:
         ok = cand >= rule.min
@@ -294,8 +303,20 @@ def _metric_rule(
                 check="max", status="pass" if ok else "fail", limit=rule.max, message=msg, **common
             )
         )
-    if not rule.relative:
-        return out
+    return out
+
+
+def _changes(
+    rule: MetricRule,
+    policy: Policy,
+    baseline: Snapshot | None,
+    base: float | None,
+    cand: float,
+    stats: _Stats,
+    common: dict[str, Any],
+) -> list[RuleResult]:
+    """``max_regression``, ``max_regression_rel`` and ``max_improvement`` against the
+    baseline (skipped without one)."""
     limits: tuple[tuple[Check, float | None], ...] = (
         ("max_regression", rule.max_regression),
         ("max_regression_rel", rule.max_regression_rel),
@@ -304,13 +325,10 @@ def _metric_rule(
     checks = [(name, limit) for name, limit in limits if limit is not None]
     if base is None:
         why = "no baseline" if baseline is None else f"the baseline has no {rule.metric}"
-        for name, limit in checks:
-            out.append(
-                RuleResult(
-                    check=name, status="skip", limit=limit, message=f"skipped: {why}", **common
-                )
-            )
-        return out
+        return [
+            RuleResult(check=name, status="skip", limit=limit, message=f"skipped: {why}", **common)
+            for name, limit in checks
+        ]
     regression = _regression(rule.direction, base, cand)
     s = stats.get(rule.file, rule.metric, rule.direction)
     common.update(
@@ -319,30 +337,30 @@ def _metric_rule(
         interval=s.interval if s else None,
         method=s.method if s else None,
     )
+    out: list[RuleResult] = []
     for name, limit in checks:
         if name == "max_improvement":
-            improvement = -regression
-            if improvement > limit:
-                msg = (
-                    f"improved by {_fmt(improvement)} > {_fmt(limit)}: suspiciously much, "
-                    "check for leakage between train and eval data"
-                )
-                out.append(
-                    RuleResult(check=name, status="warn", limit=limit, message=msg, **common)
-                )
-            else:
-                msg = (
-                    f"improved by {_fmt(improvement)} <= {_fmt(limit)}"
-                    if improvement > 0
-                    else "no improvement"
-                )
-                out.append(
-                    RuleResult(check=name, status="pass", limit=limit, message=msg, **common)
-                )
+            out.append(_improvement(-regression, limit, common))
             continue
         used = regression if name == "max_regression" else _relative(regression, base)
         out.append(_regression_result(rule, name, used, limit, s, policy, common, stats))
     return out
+
+
+def _improvement(improvement: float, limit: float, common: dict[str, Any]) -> RuleResult:
+    """``max_improvement``: a warning when the candidate is suspiciously much better."""
+    if improvement > limit:
+        msg = (
+            f"improved by {_fmt(improvement)} > {_fmt(limit)}: suspiciously much, "
+            "check for leakage between train and eval data"
+        )
+        return RuleResult(
+            check="max_improvement", status="warn", limit=limit, message=msg, **common
+        )
+    msg = (
+        f"improved by {_fmt(improvement)} <= {_fmt(limit)}" if improvement > 0 else "no improvement"
+    )
+    return RuleResult(check="max_improvement", status="pass", limit=limit, message=msg, **common)
 
 
 def _value(snapshot: Snapshot, rule: MetricRule) -> float | None:
