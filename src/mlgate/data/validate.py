@@ -31,6 +31,9 @@ from mlgate.data.result import (
 )
 from mlgate.data.schema import Schema, load_schema
 
+#: Columns read from a Parquet row group at once (at least one per worker thread).
+COLUMNS_PER_READ = 4
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -132,19 +135,20 @@ def validate_file(
             for name, spec in schema.columns.items()
             if name in table.names
         }
-        index = {name: table.names.index(name) for name in checks}
         rows = 0
-        # numpy and pyarrow release the GIL: columns are checked in parallel threads
+        # numpy and pyarrow release the GIL: columns are checked in parallel threads, a few
+        # columns of a row group at a time (one per thread: bounded memory)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for batch in table.batches:
-                offset = rows
+            for offset, piece in table.pieces(max(workers, COLUMNS_PER_READ)):
                 jobs = [
-                    pool.submit(check.update, batch.column(index[name]), offset)
-                    for name, check in checks.items()
+                    pool.submit(checks[name].update, piece.column(j), offset)
+                    for j, name in enumerate(piece.schema.names)
+                    if name in checks
                 ]
                 for job in jobs:
                     job.result()
-                rows += batch.num_rows
+                rows = max(rows, offset + piece.num_rows)
+                del piece, jobs  # freed before the reader reads the next columns
         for check in checks.values():
             check.finish_unique()
         return table.names, rows, checks
