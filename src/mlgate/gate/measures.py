@@ -33,7 +33,7 @@ class Groups:
     """Rows sorted by a score, in tie groups (ascending), for weighted rank statistics."""
 
     def __init__(self, s: Array) -> None:
-        self.order = np.argsort(s, kind="mergesort")
+        self.order = np.argsort(s)  # any order within a tie group: sums per group only
         ss = s[self.order]
         self.starts = np.concatenate(([0], np.flatnonzero(np.diff(ss)) + 1))
 
@@ -183,7 +183,7 @@ class Side:
             return np.asarray(np.mean(out, axis=0), dtype=float)
         if kind == "median_ae":
             err = self.cached("abs", lambda: np.abs(np.asarray(p.y_pred, float) - p.y_true))
-            order = self.cached("abs_order", lambda: np.argsort(err, kind="mergesort"))
+            order = self.cached("abs_order", lambda: np.argsort(err))
             return weighted_median(err, order, w)
         mean = (w @ self.term(metric)) / total
         if kind == "rmse":
