@@ -94,6 +94,9 @@ def test_the_installed_wheel_runs_outside_the_source_tree(dist: Path, tmp_path: 
         ROOT / "data/breast_cancer.csv"
     ).read_bytes()
     assert (project / ".dvc/config").is_file() and (project / ".github/workflows/pr.yml").is_file()
+    mlgate("new", "my-regressor", "--task", "regression")  # its files are package data too
+    for name in REGRESSION_FILES:
+        assert (elsewhere / "my-regressor" / name).is_file(), name
 
     demo = mlgate("demo", timeout=1200)  # ./mlgate-demo: the whole loop, about two minutes
     for outcome in ("rolled_back", "invalid_data", "rejected", "released"):
