@@ -7,7 +7,7 @@ has ``None`` there and no ``diff``; unchanged keys appear only with ``all=True``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mlgate._record import Record
@@ -214,19 +214,26 @@ def _flat_or_none(value: Any) -> Mapping[str, Any] | None:
     if not value:
         return {}
     if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        _flatten(out, value, "")
+        out: dict[str, Any] = dict(leaves(value))
         return out
     return None
 
 
-def _flatten(out: dict[str, Any], value: Mapping[Any, Any], prefix: str) -> None:
+def leaves(value: Mapping[Any, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """The dotted names and leaves of nested mappings, joined as DVC joins them (an empty
+    mapping has none). The one flattening walk of mlgate (:func:`mlgate.metrics.read.flatten`
+    adds DVC's rules for metrics files to it).
+
+    >>> list(leaves({"a": {"b": 1, "c": {}}, "d": [2]}))
+    [('a.b', 1), ('d', [2])]
+    """
     for key, item in value.items():
         name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(item, Mapping) and item:
-            _flatten(out, item, name)
-        elif not isinstance(item, Mapping):
-            out[name] = item
+        if isinstance(item, Mapping):
+            if item:
+                yield from leaves(item, name)
+        else:
+            yield name, item
 
 
 def _diff_mappings(

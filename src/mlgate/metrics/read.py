@@ -27,6 +27,7 @@ from mlgate._record import Record
 from mlgate.errors import ConfigError, DataError, GitError, ObjectUnavailable
 from mlgate.git import WORKTREE, CatFile, Repo
 from mlgate.metrics.cache import ParseCache
+from mlgate.metrics.diff import leaves
 from mlgate.metrics.layout import (
     DVC_LOCK,
     DVC_YAML,
@@ -147,13 +148,7 @@ def flatten(obj: Any, source: str, *, metrics: bool = True) -> dict[str, Any]:
 
 
 def _flatten_into(out: dict[str, Any], obj: Mapping[Any, Any], prefix: str, source: str) -> None:
-    for key, value in obj.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, Mapping) and value:
-            _flatten_into(out, value, name, source)
-            continue
-        if isinstance(value, Mapping):
-            continue
+    for name, value in leaves(obj, prefix):
         if name in out:
             raise DataError(f"{source}: {name}: the key appears twice once nested keys are joined")
         out[name] = value
