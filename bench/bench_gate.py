@@ -177,6 +177,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--task", choices=("binary", "multiclass", "regression"), default="binary")
     parser.add_argument("--prepare", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="prepare the project in this folder and keep it; reuse it when it is already "
+        "there for the same --rows and --task (saves generating 10M rows again)",
+    )
     args = parser.parse_args()
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("GITHUB_ACTIONS", None)
@@ -185,13 +191,18 @@ def main() -> None:
         return
     tmp = Path(tempfile.mkdtemp(prefix="mlgate-bench-gate-"))
     try:
-        # generated in another process: the gate is forked from this one, and a child's
-        # peak RSS counts the parent's pages it starts with (10M rows of text: 1.6 GiB)
-        prep = [sys.executable, __file__, "--rows", str(args.rows), "--prepare", str(tmp)]
-        prep += ["--task", args.task]
-        repo = Path(
-            subprocess.run(prep, env=env, check=True, capture_output=True, text=True).stdout.strip()
-        )
+        keep = args.keep / f"{args.task}-{args.rows}" if args.keep else None
+        if keep is not None and (keep / "project").is_dir():
+            repo = keep / "project"
+        else:
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+            # generated in another process: the gate is forked from this one, and a child's
+            # peak RSS counts the parent's pages it starts with (10M rows of text: 1.6 GiB)
+            prep = [sys.executable, __file__, "--rows", str(args.rows), "--prepare"]
+            prep += [str(keep or tmp), "--task", args.task]
+            out = subprocess.run(prep, env=env, check=True, capture_output=True, text=True)
+            repo = Path(out.stdout.strip())
         cmd = [str(BIN / "mlgate"), "gate", "HEAD", "--json"]
         walls, cpus, peaks, out = [], [], [], ""
         load = os.getloadavg()[0]
