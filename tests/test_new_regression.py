@@ -153,3 +153,32 @@ def test_new_regression_run_then_gate_and_report(tmp_path: Path, env: dict[str, 
     assert gate.returncode == 1 and "gate: fail" in gate.stdout, gate.stdout + gate.stderr
     failed = [line for line in gate.stdout.splitlines() if line.startswith("fail")]
     assert len(failed) == 3 and all("significant (p=" in line for line in failed), failed
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "stage", "message"),
+    [
+        (
+            "  task: &task regression ",
+            "  task: &task ranking ",
+            "train",
+            'train: error: params.yaml: data.task: expected one of binary, regression, got "ranking"',
+        ),
+        (
+            "  model: ridge ",
+            "  model: logistic_regression ",
+            "train",
+            "train: error: params.yaml: train.model: expected one of ridge, random_forest, "
+            'gradient_boosting, got "logistic_regression"',
+        ),
+    ],
+)
+def test_a_bad_task_or_model_stops_the_stage_with_one_line(
+    tmp_path: Path, env: dict[str, str], old: str, new: str, stage: str, message: str
+) -> None:
+    write_reference(tmp_path, task="regression")
+    params = tmp_path / "params.yaml"
+    assert old in params.read_text()
+    params.write_text(params.read_text().replace(old, new, 1))
+    proc = run(["python", f"stages/{stage}.py"], cwd=tmp_path, env=env, check=False)
+    assert proc.returncode == 2 and proc.stderr.strip() == message, proc.stderr
