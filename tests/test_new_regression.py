@@ -182,3 +182,11 @@ def test_a_bad_task_or_model_stops_the_stage_with_one_line(
     params.write_text(params.read_text().replace(old, new, 1))
     proc = run(["python", f"stages/{stage}.py"], cwd=tmp_path, env=env, check=False)
     assert proc.returncode == 2 and proc.stderr.strip() == message, proc.stderr
+
+
+def test_this_repositorys_dvc_does_not_take_the_packaged_project_for_a_pipeline(
+    env: dict[str, str],
+) -> None:
+    """.dvcignore keeps templates/project-regression/dvc.yaml out of `dvc repro` here."""
+    stages = run(["dvc", "stage", "list"], cwd=ROOT, env=env).stdout
+    assert [line.split()[0] for line in stages.splitlines()] == ["validate", "train", "evaluate"]
