@@ -309,7 +309,7 @@ def validate_rows(
     return pd.DataFrame(_checked_columns(rows, schema), columns=list(names))
 
 
-def _rows_of(payload: Any, max_rows: int) -> list[Any]:
+def _rows_of(payload: object, max_rows: int) -> list[Any]:
     """The ``rows`` list of a request body: 422 for another shape, 413 above ``max_rows``."""
     if not isinstance(payload, dict) or set(payload) != {"rows"}:
         raise InvalidRequest(422, 'body must be a JSON object {"rows": [{column: value, ...}]}')
