@@ -38,14 +38,15 @@ from mlgate.constants import (
     BOOTSTRAP_FILE,
     DEFAULT_METRICS_FILE,
     DEFAULT_SLICES_FILE,
+    DIRECTIONS,
     PREDICTIONS_FILE,
     VALIDATION_FILE,
+    Direction,
 )
 from mlgate.gate.tasks import TASKS
 from mlgate.gate.tasks import direction as table_direction
 from mlgate.metrics.diff import infer_direction
 
-DIRECTIONS = ("higher", "lower")
 INCONCLUSIVE = ("warn", "fail")
 
 _GATE_KEYS = (
@@ -85,7 +86,7 @@ class MetricRule:
     name: str
     metric: str
     file: str
-    direction: str
+    direction: Direction
     min: float | None = None
     max: float | None = None
     max_regression: float | None = None
@@ -114,7 +115,7 @@ class SliceRule:
     name: str
     metric: str
     file: str
-    direction: str
+    direction: Direction
     min: float | None = None
     max: float | None = None
     max_regression: float | None = None
@@ -139,7 +140,7 @@ class Policy:
     near_miss: float = 0.8
     source: str = ""
 
-    def direction_of(self, file: str, metric: str) -> str:
+    def direction_of(self, file: str, metric: str) -> Direction:
         """The direction a rule gives ``metric``, else the inferred one."""
         for rule in self.rules:
             if rule.file == file and rule.metric == metric:
@@ -155,7 +156,14 @@ class Policy:
         return {r.metric: r.k for r in self.rules if r.k is not None}
 
 
-def default_direction(metric: str) -> str:
+def _direction(s: Section, metric: str) -> Direction:
+    """A rule's ``direction``, one of :data:`~mlgate.constants.DIRECTIONS` (default: the
+    metric's)."""
+    text = s.string("direction", default_direction(metric), choices=DIRECTIONS)
+    return "lower" if text == "lower" else "higher"  # choices= checked it
+
+
+def default_direction(metric: str) -> Direction:
     """The direction of a known metric (:mod:`mlgate.gate.tasks`), else from its name."""
     if metric.startswith("column:"):
         return infer_direction(metric[len("column:") :])
@@ -214,7 +222,7 @@ def _metric_rule(s: Section, index: int, default_file: str, predictions: str) ->
         metric=metric,
         file=predictions if column else s.string("file", default_file),
         k=k,
-        direction=s.string("direction", default_direction(metric), choices=DIRECTIONS),
+        direction=_direction(s, metric),
         min=s.optional_number("min"),
         max=s.optional_number("max"),
         max_regression=s.optional_number("max_regression", min=0),
@@ -249,7 +257,7 @@ def _slice_rule(s: Section, index: int, default_file: str) -> SliceRule:
         name=f"slices[{index}]",
         metric=metric,
         file=s.string("file", default_file),
-        direction=s.string("direction", default_direction(metric), choices=DIRECTIONS),
+        direction=_direction(s, metric),
         min=s.optional_number("min"),
         max=s.optional_number("max"),
         max_regression=s.optional_number("max_regression", min=0),

@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from mlgate.constants import Direction
+
 if TYPE_CHECKING:
     from mlgate.gate.policy import Policy
 
@@ -110,7 +112,7 @@ class MetricComparison:
 
     file: str
     metric: str
-    direction: str  # a Direction (mlgate.constants) once the policy returns one
+    direction: Direction
     baseline: float | None
     candidate: float | None
     interval: tuple[float, float] | None = None

@@ -193,7 +193,7 @@ def paired_bootstrap(
     baseline: Predictions,
     candidate: Predictions,
     metrics: Sequence[str],
-    directions: dict[str, str],
+    directions: Mapping[str, str],
     *,
     samples: int,
     seed: int,

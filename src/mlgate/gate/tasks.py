@@ -26,6 +26,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mlgate.constants import Direction
+
 TASKS = ("binary", "multiclass", "regression")
 
 #: Metric names per task whose direction is fixed (lower is better unless listed higher).
@@ -81,7 +83,7 @@ class Metric:
     column: str | None = None
 
 
-def direction(name: str) -> str | None:
+def direction(name: str) -> Direction | None:
     """The direction of a metric of the table (or a ``column:``), None when unknown."""
     base = name.split(".", 1)[0] if name.startswith(("precision.", "recall.")) else name
     if _TOP_K.fullmatch(base):

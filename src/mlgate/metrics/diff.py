@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mlgate._record import Record
+from mlgate.constants import Direction
 
 #: Names containing these words are lower-is-better unless a policy says otherwise.
 LOWER_WORDS = ("loss", "error")
@@ -27,7 +28,7 @@ BOUND_LEAVES = frozenset({"low", "high", "lower", "upper"})
 SPREAD_LEAVES = frozenset({"std", "stdev", "stderr", "sem", "var", "variance"})
 
 
-def infer_direction(key: str) -> str:
+def infer_direction(key: str) -> Direction:
     """``"lower"`` for losses, errors and error measures (``log_loss``, ``val.error_rate``,
     ``rmse``, ``val_mae``), else ``"higher"``.
 
