@@ -182,3 +182,96 @@ def test_refused_literals_and_keys_outside_the_rows_name_no_row() -> None:
     err = rejected('{"rows": [{"a": 1, "b": 2, "c": 3}], "rows": []}')
     assert err.detail == {"error": "duplicate key 'rows'", "column": "rows"}
     assert "row" not in rejected('{"rows": [{"a": 1, "b": 2, "c": 3}], "x": NaN}').detail
+
+
+# -- the fast parse (orjson) gives the strict parse's answer, or leaves the body to it ----------
+def _strict(body: bytes, max_objects: int | None = None) -> Any:
+    """The standard library's strict parse alone (what parse_body did before orjson)."""
+    import mlgate.serve.validation as validation
+
+    saved = validation._orjson
+    validation._orjson = None  # type: ignore[assignment]
+    try:
+        return parse_body(body, max_objects=max_objects)
+    finally:
+        validation._orjson = saved
+
+
+def _outcome(body: bytes, max_objects: int | None = None, *, strict: bool = False) -> Any:
+    try:
+        return ("ok", (_strict if strict else parse_body)(body, max_objects=max_objects))
+    except InvalidRequest as exc:
+        return (exc.status, exc.detail)
+
+
+def test_the_fast_parse_is_in_use_and_still_strict() -> None:
+    import mlgate.serve.validation as validation
+
+    assert validation._orjson is not None  # a dependency: the fast path is what serves
+    good = b'{"rows": [{"a": 1, "b": 2.5, "c": -3e2}]}'
+    assert validation._fast_parse(good, 10) == json.loads(good)
+    # each of these takes the strict parse: a repeated key, a ':' in a string, an object
+    # not directly in the top object's lists, more '{' than objects allowed, a NaN literal
+    for unsure, limit in [
+        (b'{"rows": [{"a": 1, "a": 2, "b": 2, "c": 3}]}', 10),
+        (b'{"rows": [{"a": 1, "b": 2, "c": 3}], "id": "x:y"}', 10),
+        (b'{"rows": [{"a": {"x": 1}, "b": 2, "c": 3}]}', 10),
+        (b'{"rows": [{"a": 1, "b": 2, "c": 3}, {}, {}]}', 3),
+        (b'{"rows": [{"a": NaN, "b": 2, "c": 3}]}', 10),
+    ]:
+        assert validation._fast_parse(unsure, limit) is validation._UNSURE, unsure
+        assert _outcome(unsure, limit) == _outcome(unsure, limit, strict=True)
+    assert _outcome(b'{"rows": [{"a": 1, "b": 2, "c": 3}, {}, {}]}', 3)[0] == 413
+    # a ':' inside a string is still a string; a BOM and UTF-16 bodies as before
+    assert parse_body(b'{"rows": [{"a": "x:y"}]}') == {"rows": [{"a": "x:y"}]}
+    assert parse_body(b'\xef\xbb\xbf{"rows": []}') == {"rows": []}
+    assert parse_body('{"rows": []}'.encode("utf-16")) == {"rows": []}
+
+
+_keys = st.sampled_from(["a", "b", "c", "rows", "x:y", "é"])
+_scalars = (
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=4)
+    | st.floats(allow_nan=False, allow_infinity=False)
+)  # fmt: skip
+
+
+def _objects(children: Any) -> Any:
+    """A JSON object as a list of pairs, so keys may repeat."""
+    return st.lists(st.tuples(_keys, children), max_size=4).map(lambda ps: ("obj", ps))
+
+
+_values = st.recursive(
+    _scalars, lambda children: st.lists(children, max_size=4) | _objects(children), max_leaves=12
+)
+
+
+def _dump(value: Any) -> str:
+    if isinstance(value, tuple) and value and value[0] == "obj":
+        return "{" + ",".join(f"{json.dumps(k)}:{_dump(v)}" for k, v in value[1]) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_dump(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+@settings(deadline=None, max_examples=300)
+@given(_objects(_values), st.sampled_from([None, 1, 3, 50]))
+def test_the_fast_parse_answers_as_the_strict_parse(value: Any, max_objects: int | None) -> None:
+    body = _dump(value).encode()
+    assert _outcome(body, max_objects) == _outcome(body, max_objects, strict=True), body
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{"a": 1, "b": 2, "c": 3}, {"c": 1, "a": 2}],  # one short
+        [{"a": 1, "b": 2, "c": 3, "d": 4}, {"a": 1, "b": 2}],  # one long, one short: same sum
+        [{"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 2, "d": 3}],  # a key swapped
+        [{"a": 1, "b": 2, "c": 3}, [1, 2, 3]],
+        [{"a": 1, "b": True, "c": 3}],
+        [{"a": 1, "b": 2, "c": 10**400}],
+    ],
+)
+def test_rows_the_bulk_matrix_refuses_are_checked_row_by_row(rows: list[Any]) -> None:
+    body = json.dumps({"rows": rows})
+    err = rejected(body)
+    assert err.status == 422 and "row" in err.detail, err.detail

@@ -58,9 +58,44 @@ def _endpoint(path: str) -> str:
 JSON = "application/json"
 
 
+try:  # a dependency of DVC's on CPython (and of mlgate[serve])
+    import orjson
+except ImportError:  # pragma: no cover
+    orjson = None  # type: ignore[assignment]
+
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY if orjson is not None else 0
+
+
 def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(obj, allow_nan=False, separators=(",", ":")).encode()
+    """``obj`` as compact JSON. Numpy arrays go in as they are (orjson writes float64 arrays
+    without a Python float per value); callers check them finite first (see
+    :func:`non_finite`), since orjson would write NaN as null."""
+    if orjson is not None:
+        try:
+            body = orjson.dumps(obj, option=_ORJSON_OPTIONS)
+        except TypeError:  # orjson.JSONEncodeError: e.g. an integer beyond 64 bits
+            body = _json_std(obj)
+    else:  # pragma: no cover
+        body = _json_std(obj)
     return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def _json_std(obj: Any) -> bytes:
+    def default(value: Any) -> Any:
+        if hasattr(value, "tolist"):  # numpy arrays and scalars
+            return value.tolist()
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    return json.dumps(obj, allow_nan=False, separators=(",", ":"), default=default).encode()
+
+
+def non_finite(values: Any) -> Response | None:
+    """A 500 when a model answered NaN or infinity (JSON has neither), else None."""
+    import numpy as np
+
+    if np.isfinite(values).all():
+        return None
+    return _json({"error": "the model returned a value that is not a finite number"}, 500)
 
 
 class MetricsMiddleware:
@@ -293,16 +328,20 @@ def create_app(
             return model_failure(exc)
         classes = served.classes
         metrics.rows.inc(len(frame))
+        proba = np.ascontiguousarray(proba, dtype=np.float64)
+        bad = non_finite(proba)
+        if bad is not None:
+            return bad
         if not classes:  # a regressor: the predicted values, no probabilities
             return _json(
-                {"version": served.version, "predictions": proba[:, 0].tolist()},
+                {"version": served.version, "predictions": np.ascontiguousarray(proba[:, 0])},
                 headers={"x-model-version": served.version},
             )
         return _json(
             {
                 "version": served.version,
                 "predictions": [classes[i] for i in np.argmax(proba, axis=1).tolist()],
-                "probabilities": proba.tolist(),
+                "probabilities": proba,
                 "classes": list(classes),
             },
             headers={"x-model-version": served.version},

@@ -253,7 +253,7 @@ def routes(
     are the app's own (:func:`mlgate.serve.app.make_infer`, :func:`~.app.model_failure`)."""
     import numpy as np
 
-    from mlgate.serve.app import off_loop
+    from mlgate.serve.app import non_finite, off_loop
 
     def model_for(request: Request) -> Served | Response:
         """The served model if the path names it (and its version), else the error answer."""
@@ -323,11 +323,16 @@ def routes(
             proba = await infer(served, frame)
         except (ValueError, PredictError, WorkerDied) as exc:
             return failure(exc)
+        proba = np.ascontiguousarray(proba, dtype=np.float64)
+        bad = non_finite(proba)
+        if bad is not None:
+            return bad
         classes = list(served.classes)
+        predictions: Any
         if classes:
             predictions = [classes[i] for i in np.argmax(proba, axis=1).tolist()]
         else:  # a regressor: its values (FP64), no probabilities
-            predictions = proba[:, 0].tolist()
+            predictions = np.ascontiguousarray(proba[:, 0])
             wanted = [n for n in wanted if n != "probabilities"]
         metrics.rows.inc(len(frame))
         outputs = {
@@ -341,7 +346,7 @@ def routes(
                 "name": "probabilities",
                 "shape": [len(predictions), len(classes)],
                 "datatype": "FP64",
-                "data": np.asarray(proba, dtype=float).ravel().tolist(),
+                "data": proba.ravel(),
             },
         }
         answer: dict[str, Any] = {
