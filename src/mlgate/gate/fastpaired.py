@@ -13,11 +13,24 @@ methods are tested against; each metric's method is named in the verdict's ``met
 - ``paired bootstrap (bins)``: metrics that are the plain mean of a per-row value
   (log_loss, brier, top_k_accuracy, mae, mape, ``column:<name>``) through
   :func:`mlgate.gate.scaleboot.bin_values` of the per-row change (exact up to 1024 rows).
+- ``paired bootstrap (histogram auc)``: roc_auc_ovr without weights: each class's
+  one-vs-rest AUC and its rows' placement values from score histograms
+  (:class:`mlgate.gate.scaleboot.HistogramAuc`: ``2**16`` bins, then ``2**20``, then one
+  per distinct score, until the binning error of every class is at most
+  :data:`mlgate.gate.scaleboot.AUC_TOLERANCE`, so the value is within that of the sorted
+  computation; exact for scores rounded to 4 decimals), the classes on two threads; then
+  resampled as the linearised bins below. No sort of the scores.
 - ``paired bootstrap (linearised bins)``: every other metric (rmse, r2, median_ae,
-  roc_auc_ovr, pr_auc, weighted means) as the full-sample change plus the resampled mean of
-  the per-row change of its influence values (first-order; the neglected terms shrink as
-  ``1 / n``). median_ae's influence divides by a kernel density estimate at the median
-  (Silverman's bandwidth), so errors with many ties at the median make it rougher.
+  weighted roc_auc_ovr, pr_auc, weighted means) as the full-sample change plus the
+  resampled mean of the per-row change of its influence values (first-order; the neglected
+  terms shrink as ``1 / n``). median_ae's influence divides by a kernel density estimate at
+  the median (Silverman's bandwidth), so errors with many ties at the median make it
+  rougher.
+
+Joint cells are counted with one ``bincount`` over ``classes**4`` keys (no sort) when that
+is at most :data:`DENSE_CELLS`. The metrics other than counts run side by side on
+:data:`~mlgate.gate.scaleboot.THREADS` threads (numpy releases the GIL), each from its own
+random stream, so results do not depend on the order they finish in.
 """
 
 from __future__ import annotations
@@ -29,7 +42,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlgate.gate.measures import Groups, Side, base_weights, from_confusion
-from mlgate.gate.scaleboot import CELLS, MEANS, THREADS, bin_values, resampled_means
+from mlgate.gate.scaleboot import (
+    AUC,
+    BLOCK,
+    CELLS,
+    MEANS,
+    SERIAL,
+    THREADS,
+    HistogramAuc,
+    bin_values,
+    resampled_means,
+)
 from mlgate.gate.tasks import COUNTS
 from mlgate.gate.tasks import MEANS as MEAN_KINDS
 
@@ -39,6 +62,8 @@ if TYPE_CHECKING:
     from mlgate.gate.tasks import Metric
 
 LINEAR = "paired bootstrap (linearised bins)"
+#: Joint cells counted densely (``bincount``) up to this many keys (``classes**4``).
+DENSE_CELLS = 1 << 22
 
 
 def _rng(seed: int, name: str) -> np.random.Generator:
@@ -58,15 +83,23 @@ def paired_deltas(
             out[m.name] = (delta, CELLS)
     sides = Side(a), Side(b)
     weighted = a.weight is not None or b.weight is not None
-    with ThreadPoolExecutor(THREADS) as pool:
-        for m in metrics:
-            if m.kind in COUNTS:
-                continue
-            (va, ia), (vb, ib) = (_influence(s, m) for s in sides)
-            gen = _rng(seed, m.name)
-            bins = bin_values(ib - ia, rng=gen, pool=pool)
+
+    def one(m: Metric) -> tuple[Array, str]:  # on a pool thread: its own passes serial
+        (va, ia), (vb, ib) = (_influence(s, m) for s in sides)
+        gen = _rng(seed, m.name)
+        bins = bin_values(ib - ia, rng=gen, pool=SERIAL)
+        if m.kind == "roc_auc_ovr" and not weighted:
+            method = AUC
+        else:
             method = MEANS if m.kind in MEAN_KINDS and not weighted else LINEAR
-            out[m.name] = ((vb - va) + resampled_means(bins, samples=samples, rng=gen), method)
+        return (vb - va) + resampled_means(bins, samples=samples, rng=gen), method
+
+    others = [m for m in metrics if m.kind not in COUNTS]
+    # the costliest first, so that the two threads finish together
+    others.sort(key=lambda m: m.kind not in ("roc_auc_ovr", "roc_auc", "pr_auc", "median_ae"))
+    with ThreadPoolExecutor(THREADS) as pool:
+        for m, result in zip(others, pool.map(one, others), strict=True):
+            out[m.name] = result
     return out
 
 
@@ -77,13 +110,24 @@ def _cell_draws(
     k = 2 if a.task == "binary" else len(a.classes)
     cols = [np.asarray(x, dtype=np.int64) for x in (a.y_true, a.y_pred, b.y_true, b.y_pred)]
     key = ((cols[0] * k + cols[1]) * k + cols[2]) * k + cols[3]
-    cells, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
+    del cols
+    weighted = a.weight is not None or b.weight is not None
+    if k**4 <= DENSE_CELLS:  # np.unique's cells and counts without its sort
+        dense = np.bincount(key, minlength=k**4)
+        cells = np.flatnonzero(dense)
+        count = dense[cells]
+        if weighted:
+            slot = np.zeros(k**4, dtype=np.int64)
+            slot[cells] = np.arange(len(cells))
+            inverse = slot[key]
+    else:
+        cells, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
     n = len(key)
     draws = rng.multinomial(n, count / n, size=samples).astype(float)
     totals = []
     z = rng.standard_normal((samples, len(cells)))
     for p in (a, b):
-        if a.weight is None and b.weight is None:
+        if not weighted:
             totals.append(draws)
             continue
         w = base_weights(p)
@@ -93,20 +137,20 @@ def _cell_draws(
         totals.append(draws * mean + np.sqrt(draws * var) * z)
     out = []
     for side, target in enumerate((cells // (k * k), cells % (k * k))):  # (y, p) per side
-        cm = np.zeros((samples, k * k))
-        for t in np.unique(target):
-            cm[:, t] = totals[side][:, target == t].sum(axis=1)
-        out.append(cm.reshape(samples, k, k))
+        onehot = np.zeros((len(cells), k * k))
+        onehot[np.arange(len(cells)), target] = 1.0
+        out.append((totals[side] @ onehot).reshape(samples, k, k))
     return out[0], out[1]
 
 
 def _influence(side: Side, m: Metric) -> tuple[float, Array]:
     """The metric on the whole file and each row's influence on it (mean zero)."""
-    p = side.p
+    p, kind = side.p, m.kind
+    if kind == "roc_auc_ovr" and p.weight is None:
+        return _ovr_histograms(side)
     w = base_weights(p)
     omega = w / w.mean()
     value = float(side.values(m, w[None, :])[0])
-    kind = m.kind
     if kind in ("roc_auc", "roc_auc_ovr", "pr_auc"):
         classes = [None] if kind != "roc_auc_ovr" else list(range(len(p.classes)))
         infl = sum(_rank_influence(side, cls, w, kind) for cls in classes)
@@ -126,6 +170,25 @@ def _influence(side: Side, m: Metric) -> tuple[float, Array]:
             return value, np.zeros(len(t))
         return value, omega * (-(t - mse) / var + mse * (dev - var) / var**2)
     return value, omega * (t - value)
+
+
+def _ovr_histograms(side: Side) -> tuple[float, Array]:
+    """roc_auc_ovr (unweighted) and each row's influence on it, from score histograms: the
+    classes on their own threads (no sort; see the module's ``histogram auc``)."""
+    p = side.p
+    y, n, k = np.asarray(p.y_true), len(side.p), len(p.classes)
+    with ThreadPoolExecutor(THREADS) as pool:
+        aucs = list(pool.map(lambda c: HistogramAuc(y == c, p.scores[:, c], SERIAL), range(k)))
+        if any(auc.degenerate for auc in aucs):  # a class without rows (or every row)
+            return float("nan"), np.full(n, np.nan)
+        infl = np.empty(n)
+
+        def block(lo: int) -> None:
+            hi = min(n, lo + BLOCK)
+            infl[lo:hi] = sum(auc.influence(lo, hi) for auc in aucs) / k
+
+        list(pool.map(block, range(0, n, BLOCK)))
+    return float(np.mean([auc.auc for auc in aucs])), infl
 
 
 def _rank_influence(side: Side, cls: int | None, w: Array, kind: str) -> Array:

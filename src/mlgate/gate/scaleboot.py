@@ -32,7 +32,7 @@ Cost: a few passes over the rows (in blocks, on two threads: numpy releases the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -66,7 +66,20 @@ THREADS = 2
 _STREAMS = {"cells": 1, "log_loss": 2, "roc_auc": 3}
 
 
-def _blocks(n: int, fn: Callable[[int, int], T], pool: ThreadPoolExecutor) -> list[T]:
+class Serial:
+    """A stand-in for a thread pool that runs the work in the calling thread: for passes
+    made by work that already runs on a pool thread (a nested wait on the same pool could
+    deadlock)."""
+
+    @staticmethod
+    def map(fn: Callable[[Any], T], items: Iterable[Any]) -> Iterator[T]:
+        return map(fn, items)
+
+
+SERIAL = Serial()
+
+
+def _blocks(n: int, fn: Callable[[int, int], T], pool: Any) -> list[T]:
     """``fn(start, stop)`` over blocks of rows, in parallel, results in block order."""
     return list(pool.map(lambda s: fn(s, min(n, s + BLOCK)), range(0, n, BLOCK)))
 
@@ -126,7 +139,7 @@ class Bins:
     values: Array | None = None  # the values themselves when every row is its own bin
 
 
-def bin_values(values: Array, *, rng: np.random.Generator, pool: ThreadPoolExecutor) -> Bins:
+def bin_values(values: Array, *, rng: np.random.Generator, pool: Any) -> Bins:
     """Quantile bins of ``values`` (every row its own bin up to :data:`BINS` rows)."""
     n = len(values)
     if n <= BINS:
@@ -166,9 +179,13 @@ def resampled_means(bins: Bins, *, samples: int, rng: np.random.Generator) -> Ar
 
 
 class _Auc:
-    """One revision's binned ROC AUC and the per-bin placement values of its rows."""
+    """One revision's binned ROC AUC and the per-bin placement values of its rows.
 
-    def __init__(self, y: Array, s: Array, pool: ThreadPoolExecutor) -> None:
+    ``y`` is 1 (or True) for the positives; ``pool`` runs the passes over the rows (a
+    thread pool, or :data:`SERIAL`).
+    """
+
+    def __init__(self, y: Array, s: Array, pool: Any) -> None:
         self.y, self.s, self.n = y, s, len(y)
         self.positives = float(np.count_nonzero(y == 1))
         self.negatives = self.n - self.positives
@@ -186,7 +203,7 @@ class _Auc:
             return np.searchsorted(self.edges, s).astype(np.int64)
         return np.minimum((s - self.lo) * self.scale, self.bins - 1).astype(np.int64)
 
-    def _histogram(self, bins: int, pool: ThreadPoolExecutor) -> None:
+    def _histogram(self, bins: int, pool: Any) -> None:
         span = float(self.s.max()) - self.lo
         if bins == 0:
             self.edges = np.unique(self.s)
@@ -233,6 +250,10 @@ class _Auc:
             ),
             dtype=float,
         )
+
+
+#: The public name of the binned AUC (also :mod:`mlgate.gate.fastpaired`'s roc_auc_ovr).
+HistogramAuc = _Auc
 
 
 def _log_loss(y: Array, s: Array) -> Array:
