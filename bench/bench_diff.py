@@ -7,7 +7,7 @@ Run from the repository root (one command):
 It clones this repository into a temporary folder (the reference project with its
 committed metrics), perturbs the working tree's metrics so there is something to diff,
 checks that both tools agree (``--json``), then times whole processes, alternating the two
-tools run by run, and prints medians, the ratio and the versions. Target: >= 10x.
+tools run by run, and prints medians, the ratio and the versions. Target: >= 15x.
 Rows: ``table`` and ``--json`` are warm runs (mlgate's content-addressed parse cache in
 ``.git/mlgate-cache.json`` filled by the warm-up, as on any second run); ``cold`` deletes
 that cache before every mlgate run, so mlgate parses the YAML (and imports PyYAML) each time.
@@ -35,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TARGET = 10.0
+TARGET = 15.0  # issue 20 (issue 12 asked for 10x)
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -36,7 +36,8 @@ def test_diff_start_up_stays_lean(tmp_path: Path, env: dict[str, str]) -> None:
         "sys.stdout = io.StringIO()\n"
         "code = main(['diff', 'HEAD', '--json'])\n"
         "sys.stdout = sys.__stdout__\n"
-        "slow = ('inspect', 'dataclasses', 'pkgutil', 'shutil', 'traceback', 'yaml', 'rich')\n"
+        "slow = ('inspect', 'dataclasses', 'pkgutil', 'shutil', 'traceback', 'yaml', 'rich',\n"
+        "        'subprocess', 'threading')\n"
         "print(code, sorted(m for m in slow if m in sys.modules))\n"
     )
     proc = subprocess.run(

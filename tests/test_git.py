@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,20 @@ def test_ls_worktree_start_lists_tracked_and_untracked_but_not_ignored(repo: Rep
     wait = repo.ls_worktree_start("dvc.yaml", "deep.txt")
     assert sorted(wait()) == ["a/b/deep.txt", "new/dvc.yaml"]
     assert sorted(repo.ls_worktree("dvc.yaml")) == ["new/dvc.yaml"]
+
+
+def test_spawned_git_is_found_on_the_given_path_and_reaped(repo: Repo, tmp_path: Path) -> None:
+    nowhere = Repo(repo.root, {"PATH": str(tmp_path / "no-git-here")})
+    with pytest.raises(GitError, match="git is not installed or not on PATH"):
+        nowhere.ls_worktree("dvc.yaml")
+    with pytest.raises(GitError, match="git is not installed or not on PATH"):
+        nowhere.cat_file()
+    batch = repo.cat_file()
+    pid = batch._proc.pid
+    assert batch.get(["HEAD:top.txt"]) == [("blob", b"top\n")]
+    batch.close()
+    batch.close()  # twice is fine
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie left behind
+    (repo.root / "dvc.yaml").write_text("")
+    assert repo.ls_worktree("dvc.yaml") == ["dvc.yaml"]  # runs in the root, from anywhere
