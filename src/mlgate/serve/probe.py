@@ -100,6 +100,8 @@ def check_model(model: Any, canary: Mapping[str, Any]) -> ProbeResult:
         )
     features = [str(n) for n in names]
     if not hasattr(model, "predict_proba"):
+        if hasattr(model, "classes_"):  # a classifier without probabilities (an SVC)
+            return ProbeResult(False, Reason.CANARY_ERROR, "model is not a fitted classifier")
         return _check_regressor(model, canary, features)
     if not hasattr(model, "classes_"):
         return ProbeResult(False, Reason.CANARY_ERROR, "model is not a fitted classifier")
