@@ -174,15 +174,18 @@ class Reconciler:
         self._previous: Served | None = None  # what goes back in if the served one crashes
         self._tips: dict[int, str] = {}  # generation -> the branch tip that brought it
         self._crashed: list[tuple[str, ReconcileResult]] = []  # (tip, rejection), from the loop
+        self._steps: dict[str, float] = {}  # seconds of this pass's steps, said in the log
 
     # -- one pass ---------------------------------------------------------------------------
     def reconcile(self, *, force: bool = False) -> ReconcileResult:
         """One pass; never raises for a bad candidate or an unreachable repository."""
         started = time.monotonic()
         with self._lock:
+            self._steps = {}
             try:
                 # replicas sharing the folder take turns (see mlgate.serve.cachelock)
                 with cache_lock(self.cache_dir, timeout=self.lock_timeout, on_wait=self._shared):
+                    self._step("lock wait", started)
                     result = self._pass(force)
             except OSError as exc:  # cannot create the cache, a full disk, a read-only mount
                 result = ReconcileResult(
@@ -197,11 +200,18 @@ class Reconciler:
         self.metrics.last_reconcile.set(result.at.timestamp())
         if result.outcome not in (Outcome.UNCHANGED, Outcome.BACKOFF):
             detail = f" ({result.reason}: {result.message})" if result.reason else ""
+            steps = ", ".join(f"{k} {v:.2f}" for k, v in self._steps.items() if v >= 0.005)
             self.log(
                 f"reconcile: {result.outcome} {result.version} {result.commit[:12]} "
-                f"in {took:.2f} s{detail}"
+                f"in {took:.2f} s{f' ({steps})' if steps else ''}{detail}"
             )
         return result
+
+    def _step(self, name: str, since: float) -> float:
+        """Record ``name`` as taking from ``since`` to now; returns now."""
+        now = time.monotonic()
+        self._steps[name] = now - since
+        return now
 
     def cache_message(self, exc: OSError) -> str:
         """One line for an unusable cache folder, with the fix."""
@@ -226,9 +236,11 @@ class Reconciler:
         from mlgate.deploy.pointer import parse_pointer, servable
 
         now = self.clock()
+        mark = time.monotonic()
         try:
             commit = self.source.poll()
             raw = self.source.read(commit, self.pointer)
+            self._step("git", mark)
         except MlgateError as exc:
             return ReconcileResult(now, Outcome.ERROR, reason=Reason.GIT_ERROR, message=str(exc))
         if raw is None:
@@ -441,10 +453,14 @@ class Reconciler:
         return result
 
     def _load(self, pointer: Pointer, commit: str) -> Served:
+        mark = time.monotonic()
         path = self._cached(pointer, commit)
+        mark = self._step("fetch", mark)
         columns, schema_source = self._columns(pointer)
         trusted = self._trusted(pointer)
+        mark = self._step("schema", mark)
         result = self._probe(path, pointer.model.sha256, canary_values(columns), trusted)
+        mark = self._step("probe", mark)
         schema: RequestSchema
         try:
             if columns is None:
@@ -453,9 +469,12 @@ class Reconciler:
                 schema = from_schema_columns(result.features, columns, source=schema_source)
         except ValueError as exc:
             raise Rejected(Reason.SCHEMA_ERROR, str(exc)) from exc
-        if self.pool is not None:
-            return self._load_in_workers(pointer, path, trusted, schema, result)
-        return self._load_here(pointer, path, trusted, schema, result)
+        try:
+            if self.pool is not None:
+                return self._load_in_workers(pointer, path, trusted, schema, result)
+            return self._load_here(pointer, path, trusted, schema, result)
+        finally:
+            self._step("load", mark)
 
     def _load_in_workers(
         self,
@@ -525,7 +544,13 @@ class Reconciler:
 
 
 class ReconcileLoop(threading.Thread):
-    """Calls :meth:`Reconciler.reconcile` every ``interval`` seconds and on :meth:`wake`."""
+    """Calls :meth:`Reconciler.reconcile` every ``interval`` seconds and on :meth:`wake`.
+
+    Passes start ``interval`` seconds apart, however long each took (a pass that loads a
+    model, or waits for a replica sharing the cache dir, does not push the next one back),
+    so a release pushed at any moment is seen by the pass starting within ``interval``
+    seconds; after a pass longer than that, the next one starts after a tenth of it.
+    """
 
     def __init__(
         self,
@@ -546,6 +571,7 @@ class ReconcileLoop(threading.Thread):
         while not self._stop.is_set():
             force, self._force = self._force, False
             self._wake.clear()
+            started = time.monotonic()
             try:
                 self.reconciler.reconcile(force=force)
             except Exception as exc:  # a bug must not stop reconciling; it shows in the log
@@ -553,7 +579,8 @@ class ReconcileLoop(threading.Thread):
             if self.after_first is not None:
                 self.after_first()
                 self.after_first = None
-            self._wake.wait(self.interval)
+            took = time.monotonic() - started
+            self._wake.wait(max(self.interval / 10, self.interval - took))
 
     def wake(self, *, force: bool = True) -> None:
         """Reconcile now (from a SIGHUP handler); ``force`` skips the backoff."""
