@@ -82,7 +82,6 @@ def test_up_to_date(tmp_path: Path, env: dict[str, str]) -> None:
         (_lock(), PARAMS.replace("C: 1.0", "C: 2.0"), SCORES, "train.C differs"),
         (_lock(), PARAMS.replace("seed: 1", "seed: 2"), SCORES, "data differs"),
         (_lock(hash=None), PARAMS, SCORES, "DVC 2 hashes"),
-        (_lock(md5="c" * 32 + ".dir"), PARAMS, SCORES, "is a folder"),
         (_lock(path="models/other.skops"), PARAMS, SCORES, "records no output models/model"),
     ],
 )
@@ -93,6 +92,13 @@ def test_stale_or_odd_locks_are_refused(
     with pytest.raises(DataError, match=message) as info:
         check_pipeline(repo, "HEAD", label="v1.0.0", model_path=MODEL)
     assert str(info.value).startswith("v1.0.0: ")
+
+
+def test_a_folder_output_is_a_directory_model(tmp_path: Path, env: dict[str, str]) -> None:
+    """Issue 13: a model that is a DVC folder output (``.dir`` in dvc.lock) is accepted."""
+    repo = _repo(tmp_path, env, _lock(md5="c" * 32 + ".dir"), PARAMS, SCORES)
+    model = check_pipeline(repo, "HEAD", label="v1.0.0", model_path=MODEL)
+    assert (model.path, model.md5) == ("models/model.skops", "c" * 32 + ".dir")
 
 
 def test_a_changed_dependency_is_refused(tmp_path: Path, env: dict[str, str]) -> None:
