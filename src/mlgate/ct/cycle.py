@@ -283,9 +283,12 @@ class _Cycle:
 
     def _model(self, pointer: Pointer, dest: Path) -> Any:
         from mlgate.ct.scoring import load_model
+        from mlgate.deploy.pointer import servable
         from mlgate.deploy.remote import fetch_model
 
-        return load_model(fetch_model(self.root, pointer, dest, remote=self.cfg.ct.remote))
+        # a directory model is scored through its one skops file (ConfigError otherwise)
+        one = servable(pointer)
+        return load_model(fetch_model(self.root, one, dest, remote=self.cfg.ct.remote))
 
     def _snapshot(self, estimator: Any, rows: pd.DataFrame, rev: str, label: str) -> Snapshot:
         from mlgate.ct.scoring import snapshot
