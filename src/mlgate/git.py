@@ -417,20 +417,57 @@ class Repo(Record):
 
     def _cat_batch(self, names: Sequence[str]) -> list[tuple[bytes, bytes] | None]:
         """``(kind, content)`` of each object name from one ``git cat-file --batch`` run;
-        None where git answers ``missing`` or ``ambiguous``. Names hold no newline."""
-        data = self.run("cat-file", "--batch", input="".join(f"{n}\n" for n in names).encode())
-        buf, pos = data.stdout, 0
+        None where git answers ``missing`` or ``ambiguous``. Names hold no newline.
+
+        Each object is read from git's output straight into its own bytes (never the whole
+        output, then a slice of it: a 190 MB blob was held twice)."""
+        import subprocess
+        import threading
+
+        proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=self.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(self.env) if self.env is not None else None,
+        )
+        stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
+        assert stdin is not None and stdout is not None and stderr is not None
+        err: list[bytes] = []
+
+        def feed() -> None:  # beside the reads: git answers while it is still asked
+            with contextlib.suppress(BrokenPipeError):
+                stdin.write("".join(f"{n}\n" for n in names).encode())
+            with contextlib.suppress(BrokenPipeError):
+                stdin.close()
+            err.append(stderr.read())
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
         out: list[tuple[bytes, bytes] | None] = []
-        for _ in names:
-            end = buf.index(b"\n", pos)
-            header = buf[pos:end].split()
-            pos = end + 1
-            if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
-                size = int(header[2])
-                out.append((header[1], buf[pos : pos + size]))
-                pos += size + 1
-            else:  # "<object> missing" or "<object> ambiguous"
-                out.append(None)
+        try:
+            for _ in names:
+                line = stdout.readline()
+                if not line:  # git stopped
+                    break
+                header = line.split()
+                if len(header) == 3 and header[1] in _KINDS:
+                    size = int(header[2])
+                    content = stdout.read(size)
+                    if len(content) != size or stdout.read(1) != b"\n":
+                        break
+                    out.append((header[1], content))
+                else:  # "<object> missing" or "<object> ambiguous"
+                    out.append(None)
+        finally:
+            stdout.close()
+            writer.join()
+            code = proc.wait()
+        if len(out) != len(names) or code != 0:
+            lines = b"".join(err).decode(errors="replace").strip().splitlines()
+            detail = lines[-1] if lines else f"exit code {code}"
+            raise GitError(f"git cat-file --batch: {detail}")
         return out
 
     def revert_no_commit(self, *commits: str) -> None:
@@ -555,10 +592,10 @@ class CatFile:
                 if len(parts) == 3 and parts[1] in _KINDS:
                     self.id_width = len(parts[0]) // 2
                     size = int(parts[2])
-                    data = stdout.read(size + 1)
-                    if len(data) != size + 1:
+                    data = stdout.read(size)  # not size + 1 and a slice: no second copy
+                    if len(data) != size or stdout.read(1) != b"\n":
                         self._failed()
-                    out[i] = (parts[1].decode(), data[:size])
+                    out[i] = (parts[1].decode(), data)
         return out
 
     def _failed(self) -> NoReturn:
