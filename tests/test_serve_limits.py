@@ -110,6 +110,36 @@ def test_each_bad_request_gets_its_4xx_and_the_server_stays_well(server: ServePr
     assert server.stop() == 0
 
 
+def test_a_big_body_gets_the_answer_a_small_one_gets(server: ServeProcess) -> None:
+    """Bodies of 64 KiB or more are parsed and checked by an inference worker, not by the
+    server (whose event loop must stay free): same answers, same refusals, word for word."""
+    row = example_row()
+    first, names = feature_names()[0], feature_names()
+    pad = b" " * 70_000  # JSON allows whitespace after the value: the same request, bigger
+    nan_row = json.dumps({"rows": [row]}).replace(json.dumps(row[first]), "NaN", 1)
+    tensor = {"name": "x", "shape": [2, len(names)], "datatype": "FP64",
+              "data": [row[n] for n in names] * 2}  # fmt: skip
+    cases = [
+        ("/predict", json.dumps({"rows": [row, row]})),
+        ("/predict", nan_row),  # 422 naming row 0 and the column (found by the strict parse)
+        ("/predict", '{"rows": [{"a": 1, "a": 2}]}'),  # a repeated key
+        ("/predict", json.dumps({"rows": [row] * 11})),  # 413: --max-rows 10
+        ("/predict", json.dumps({"rows": [{**row, "extra": 1}]})),
+        ("/predict", '{"rows": [1, 2]} x'),  # not JSON
+        ("/v2/models/model/infer", json.dumps({"id": "r1", "inputs": [tensor]})),
+        ("/v2/models/model/infer", json.dumps({"inputs": [{**tensor, "shape": [3, 30]}]})),
+        ("/v2/models/model/infer", json.dumps({"inputs": [tensor], "outputs": [{"name": "x"}]})),
+    ]
+    statuses = []
+    for path, text in cases:
+        small = server.client.post(path, content=text.encode())
+        big = server.client.post(path, content=text.encode() + pad)
+        assert (big.status_code, big.json()) == (small.status_code, small.json()), (path, text)
+        statuses.append(small.status_code)
+    assert statuses == [200, 422, 422, 413, 422, 422, 200, 422, 422]
+    assert "Traceback" not in server.log.read_text()
+
+
 @pytest.mark.parametrize("server", [("--max-in-flight", "2")], indirect=True)
 def test_requests_beyond_the_in_flight_limit_get_503_with_retry_after(
     server: ServeProcess,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -33,7 +34,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mlgate.serve.metrics import CLIENT_CLOSED, CONTENT_TYPE, ServeMetrics
 from mlgate.serve.probe import model_outputs
 from mlgate.serve.state import Served, ServingState
-from mlgate.serve.validation import InvalidRequest, RequestSchema, parse_body, validate_rows
+from mlgate.serve.validation import (
+    InvalidRequest,
+    RequestSchema,
+    parse_request,
+    schema_to_json,
+)
 from mlgate.serve.workers import PredictError, WorkerDied
 
 if TYPE_CHECKING:
@@ -176,8 +182,10 @@ async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
     return b"".join(chunks)
 
 
-#: Bodies from this size on are parsed and validated in a thread: the event loop keeps
-#: answering (/healthz among others) while a big one is read.
+#: Bodies from this size on are not parsed on the event loop: with inference workers the
+#: raw body goes to one of them, which parses, validates and predicts (the loop only moves
+#: bytes, and the parse holds another process's interpreter lock); without workers they
+#: are parsed and validated in a thread. Smaller ones take well under a millisecond here.
 OFF_LOOP_BYTES = 64 * 1024
 
 _parser: concurrent.futures.ThreadPoolExecutor | None = None
@@ -276,6 +284,37 @@ def create_app(
         """JSON objects a body may hold: a row each, and a few around them (V2 tensors)."""
         return max_rows + 2 * len(schema.names) + 16
 
+    @functools.lru_cache(maxsize=16)
+    def body_spec(schema: RequestSchema, route: str) -> bytes:
+        """How a worker is to parse a body for ``route`` (see ``mlgate.serve.workers``)."""
+        spec = {
+            "route": route,
+            "schema": schema_to_json(schema),
+            "max_rows": max_rows,
+            "max_objects": object_limit(schema),
+        }
+        return json.dumps(spec).encode()
+
+    async def evaluate(served: Served, body: bytes, route: str) -> tuple[Any, dict[str, Any]]:
+        """The model's outputs for a request ``body`` and the answer's extras
+        (:func:`~mlgate.serve.validation.parse_request`). Raises ``InvalidRequest`` for a
+        body refused, else as :func:`make_infer`'s ``infer``."""
+        schema = served.schema
+        if pool is not None and served.generation is not None and len(body) >= OFF_LOOP_BYTES:
+            return await pool.predict_body(served.generation, body_spec(schema, route), body)
+        frame, extras = await off_loop(
+            len(body),
+            lambda: parse_request(
+                route,
+                body,
+                schema,
+                max_rows=max_rows,
+                max_objects=object_limit(schema),
+                as_array=served.takes_array,
+            ),
+        )
+        return await infer(served, frame), extras
+
     async def healthz(_request: Request) -> Response:
         return _json({"status": "ok"})
 
@@ -308,26 +347,15 @@ def create_app(
             body = await read_body(request)
             if served is None:
                 return _json({"error": "no verified model loaded yet; see /version"}, 503)
-            schema, as_array = served.schema, served.takes_array
-            frame = await off_loop(
-                len(body),
-                lambda: validate_rows(
-                    parse_body(body, max_objects=object_limit(schema)),
-                    schema,
-                    max_rows=max_rows,
-                    as_array=as_array,
-                ),
-            )
+            proba, _extras = await evaluate(served, body, "predict")
         except InvalidRequest as exc:
             return _json(exc.detail, exc.status)
         except ClientDisconnect:  # gone mid-body: nobody to answer, nothing went wrong here
             return Response(status_code=CLIENT_CLOSED)
-        try:
-            proba = await infer(served, frame)
         except (ValueError, PredictError, WorkerDied) as exc:  # e.g. a null the model refuses
             return model_failure(exc)
         classes = served.classes
-        metrics.rows.inc(len(frame))
+        metrics.rows.inc(len(proba))
         proba = np.ascontiguousarray(proba, dtype=np.float64)
         bad = non_finite(proba)
         if bad is not None:
@@ -360,9 +388,8 @@ def create_app(
                 max_rows=max_rows,
                 model_name=model_name,
                 read_body=read_body,
-                object_limit=object_limit,
                 respond=_json,
-                infer=infer,
+                evaluate=evaluate,
                 failure=model_failure,
             ),
         ],

@@ -25,16 +25,19 @@ Health answers are 200 for true and 400 for false, as the protocol says; errors 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
-from starlette.routing import Route
-
-from mlgate.serve.metrics import CLIENT_CLOSED, ServeMetrics
-from mlgate.serve.state import Served, ServingState
 from mlgate.serve.validation import InvalidRequest, RequestSchema, parse_body, validate_rows
-from mlgate.serve.workers import PredictError, WorkerDied
+
+# the web framework and the metrics only where the routes are made: an inference worker
+# parses big bodies with this module's functions (parse_infer) and imports none of them
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from mlgate.serve.metrics import ServeMetrics
+    from mlgate.serve.state import Served, ServingState
 
 #: V2 datatypes of the JSON values a column of each kind takes.
 _COLUMN_TYPES = {
@@ -216,6 +219,23 @@ def matrix_fast(payload: Any, schema: RequestSchema, *, max_rows: int) -> Any:
     return matrix if np.isfinite(matrix).all() else None
 
 
+def parse_infer(
+    body: bytes, schema: RequestSchema, *, max_rows: int, max_objects: int, as_array: bool
+) -> tuple[Any, dict[str, Any]]:
+    """A V2 inference request's model input (as :func:`validate_rows` gives it) and what its
+    answer needs: ``{"wanted": [output names], "id": ...}`` (``id`` when the request has a
+    string one). Raises :class:`InvalidRequest`."""
+    payload = parse_body(body, max_objects=max_objects)
+    frame = matrix_fast(payload, schema, max_rows=max_rows) if as_array else None
+    if frame is None:
+        rows = rows_from_inputs(payload, schema, max_rows=max_rows)
+        frame = validate_rows({"rows": rows}, schema, max_rows=max_rows, as_array=as_array)
+    extras: dict[str, Any] = {"wanted": _wanted_outputs(payload)}
+    if isinstance(payload.get("id"), str):
+        extras["id"] = payload["id"]
+    return frame, extras
+
+
 def metadata(served: Served, name: str) -> dict[str, Any]:
     """``GET /v2/models/{name}``: the inputs a request sends and the outputs it gets."""
     classes = list(served.classes)
@@ -243,17 +263,21 @@ def routes(
     max_rows: int,
     model_name: str,
     read_body: Callable[[Request], Awaitable[bytes]],
-    object_limit: Callable[[RequestSchema], int],
     respond: Callable[..., Response],
-    infer: Callable[[Served, Any], Awaitable[Any]],
+    evaluate: Callable[[Served, bytes, str], Awaitable[tuple[Any, dict[str, Any]]]],
     failure: Callable[[Exception], Response],
 ) -> list[Route]:
-    """The V2 routes over ``state``; ``read_body``, ``object_limit``, ``respond``, ``infer``
-    and ``failure``
-    are the app's own (:func:`mlgate.serve.app.make_infer`, :func:`~.app.model_failure`)."""
+    """The V2 routes over ``state``; ``read_body``, ``respond``, ``evaluate`` and
+    ``failure`` are the app's own (``evaluate(served, body, "v2")``: the outputs and
+    :func:`parse_infer`'s extras; :func:`mlgate.serve.app.model_failure`)."""
     import numpy as np
+    from starlette.requests import ClientDisconnect
+    from starlette.responses import Response
+    from starlette.routing import Route
 
-    from mlgate.serve.app import non_finite, off_loop
+    from mlgate.serve.app import non_finite
+    from mlgate.serve.metrics import CLIENT_CLOSED
+    from mlgate.serve.workers import PredictError, WorkerDied
 
     def model_for(request: Request) -> Served | Response:
         """The served model if the path names it (and its version), else the error answer."""
@@ -303,26 +327,14 @@ def routes(
         served = found
         try:
             body = await read_body(request)
-            schema, as_array = served.schema, served.takes_array
-
-            def parse() -> tuple[Any, Any, list[str]]:
-                payload = parse_body(body, max_objects=object_limit(schema))
-                matrix = matrix_fast(payload, schema, max_rows=max_rows) if as_array else None
-                if matrix is not None:
-                    return payload, matrix, _wanted_outputs(payload)
-                rows = rows_from_inputs(payload, schema, max_rows=max_rows)
-                frame = validate_rows({"rows": rows}, schema, max_rows=max_rows, as_array=as_array)
-                return payload, frame, _wanted_outputs(payload)
-
-            payload, frame, wanted = await off_loop(len(body), parse)
+            proba, extras = await evaluate(served, body, "v2")
         except InvalidRequest as exc:
             return respond(exc.detail, exc.status)
         except ClientDisconnect:
             return Response(status_code=CLIENT_CLOSED)
-        try:
-            proba = await infer(served, frame)
         except (ValueError, PredictError, WorkerDied) as exc:
             return failure(exc)
+        wanted: list[str] = extras["wanted"]
         proba = np.ascontiguousarray(proba, dtype=np.float64)
         bad = non_finite(proba)
         if bad is not None:
@@ -334,7 +346,7 @@ def routes(
         else:  # a regressor: its values (FP64), no probabilities
             predictions = np.ascontiguousarray(proba[:, 0])
             wanted = [n for n in wanted if n != "probabilities"]
-        metrics.rows.inc(len(frame))
+        metrics.rows.inc(len(proba))
         outputs = {
             "predictions": {
                 "name": "predictions",
@@ -355,8 +367,8 @@ def routes(
             "outputs": [outputs[n] for n in wanted],
             "parameters": {"classes": classes},
         }
-        if isinstance(payload.get("id"), str):
-            answer["id"] = payload["id"]
+        if "id" in extras:
+            answer["id"] = extras["id"]
         return respond(answer, headers={"x-model-version": served.version})
 
     out = [

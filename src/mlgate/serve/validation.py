@@ -477,3 +477,51 @@ def from_schema_columns(
 def from_features(features: Iterable[str], *, source: str) -> RequestSchema:
     """Every feature a non-null finite number (when the served commit has no schema file)."""
     return RequestSchema(tuple(Column(name) for name in features), source)
+
+
+def schema_to_json(schema: RequestSchema) -> dict[str, Any]:
+    """``schema`` as JSON (for an inference worker that parses a body: see ``workers``)."""
+    return {
+        "source": schema.source,
+        "columns": [
+            [c.name, c.dtype, c.nullable, None if c.allowed is None else list(c.allowed)]
+            for c in schema.columns
+        ],
+    }
+
+
+def schema_from_json(data: Mapping[str, Any]) -> RequestSchema:
+    """The :class:`RequestSchema` :func:`schema_to_json` wrote."""
+    columns = tuple(
+        Column(
+            name=str(name),
+            dtype=dtype,
+            nullable=bool(nullable),
+            allowed=None if allowed is None else frozenset(allowed),
+        )
+        for name, dtype, nullable, allowed in data["columns"]
+    )
+    return RequestSchema(columns, str(data["source"]))
+
+
+def parse_request(
+    route: str,
+    body: bytes,
+    schema: RequestSchema,
+    *,
+    max_rows: int,
+    max_objects: int,
+    as_array: bool,
+) -> tuple[Any, dict[str, Any]]:
+    """A request body's model input (:func:`validate_rows`) and what its answer needs from
+    it: nothing for ``/predict`` (``route`` "predict"), the outputs asked for and the id for
+    a V2 inference request ("v2", :func:`mlgate.serve.v2.parse_infer`). The same in the
+    server and in an inference worker. Raises :class:`InvalidRequest`."""
+    if route == "v2":
+        from mlgate.serve.v2 import parse_infer
+
+        return parse_infer(
+            body, schema, max_rows=max_rows, max_objects=max_objects, as_array=as_array
+        )
+    payload = parse_body(body, max_objects=max_objects)
+    return validate_rows(payload, schema, max_rows=max_rows, as_array=as_array), {}

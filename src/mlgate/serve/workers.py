@@ -28,6 +28,12 @@ Channels:
   :data:`MATRIX`), else the columns as JSON (kind :data:`COLUMNS`: strings, booleans and
   nulls); an answer is a header (:data:`_ANSWER`: status, rows, columns, payload bytes) and
   the float64 probability matrix, or a UTF-8 message when the status is not :data:`OK`.
+  A big body (kind :data:`BODY`, see ``mlgate.serve.app``) comes whole, unparsed, after a
+  length-prefixed JSON spec (route, schema, limits): the worker parses and validates it
+  exactly as the server would (``validation.parse_request``) and predicts; its answer
+  carries the answer's extras (JSON) after the matrix, or status :data:`INVALID` and the
+  refusal's status and detail (JSON). The server's event loop then only moves bytes: a
+  parse that holds the interpreter lock for 100 ms happens in another process.
 
 Swaps are atomic across workers: a model is loaded in every worker before the server
 serves it, each request names the generation it read from the served state, and workers
@@ -63,11 +69,15 @@ if TYPE_CHECKING:
 #: Request payload kinds.
 MATRIX = 1
 COLUMNS = 2
+BODY = 3  # a raw JSON body after its spec (see the module docs)
 #: Answer statuses.
 OK = 0
 CANNOT_PREDICT = 1  # the model raised ValueError on these rows: 422
 FAILED = 2  # the model raised anything else: 500
 GONE = 3  # this worker no longer holds that generation (two swaps meanwhile): 503
+INVALID = 4  # the body was refused (413/422): {"status", "detail"} as JSON
+
+_SPEC = struct.Struct("<I")  # bytes of a BODY request's JSON spec
 
 _REQUEST = struct.Struct("<IIIIQ")  # kind, generation, rows, columns, payload bytes
 _ANSWER = struct.Struct("<IIIQ")  # status, rows, columns, payload bytes
@@ -164,12 +174,28 @@ def _predict(models: Mapping[int, _Model], header: tuple[int, ...], payload: byt
     if held is None:
         message = f"generation {gen} is no longer loaded here".encode()
         return _ANSWER.pack(GONE, 0, 0, len(message)) + message
+    if kind == BODY:
+        return _answer_body(held, payload)
     try:
         if kind == MATRIX:
-            matrix = np.frombuffer(payload, dtype=np.float64).reshape(rows, cols)
-            frame: Any = matrix if held.takes_array else pd.DataFrame(matrix, columns=held.features)
+            frame: Any = np.frombuffer(payload, dtype=np.float64).reshape(rows, cols)
         else:
             frame = pd.DataFrame(json.loads(payload), columns=held.features)
+    except ValueError as exc:
+        message = str(exc).encode()
+        return _ANSWER.pack(CANNOT_PREDICT, 0, 0, len(message)) + message
+    return _outputs(held, frame)
+
+
+def _outputs(held: _Model, frame: Any, trailer: bytes = b"") -> bytes:
+    """The answer frame of ``held``'s outputs for ``frame`` (a float64 matrix in model order,
+    or a DataFrame), ``trailer`` after the matrix."""
+    import numpy as np
+    import pandas as pd
+
+    try:
+        if isinstance(frame, np.ndarray) and not held.takes_array:
+            frame = pd.DataFrame(frame, columns=held.features)
         proba = model_outputs(held.model, frame)  # probabilities, or a regressor's values
     except ValueError as exc:
         message = str(exc).encode()
@@ -178,7 +204,34 @@ def _predict(models: Mapping[int, _Model], header: tuple[int, ...], payload: byt
         message = f"{type(exc).__name__}: {exc}".encode()
         return _ANSWER.pack(FAILED, 0, 0, len(message)) + message
     out = proba.tobytes()
-    return _ANSWER.pack(OK, proba.shape[0], proba.shape[1], len(out)) + out
+    head = _ANSWER.pack(OK, proba.shape[0], proba.shape[1], len(out) + len(trailer))
+    return head + out + trailer
+
+
+def _answer_body(held: _Model, payload: bytes) -> bytes:
+    """A BODY request: parse and validate as the server would, then predict."""
+    from mlgate.serve.validation import InvalidRequest, parse_request, schema_from_json
+
+    (size,) = _SPEC.unpack_from(payload)
+    view = memoryview(payload)
+    try:
+        spec = json.loads(bytes(view[_SPEC.size : _SPEC.size + size]))
+        schema = schema_from_json(spec["schema"])
+        frame, extras = parse_request(
+            str(spec["route"]),
+            bytes(view[_SPEC.size + size :]),
+            schema,
+            max_rows=int(spec["max_rows"]),
+            max_objects=int(spec["max_objects"]),
+            as_array=schema.numeric,
+        )
+    except InvalidRequest as exc:
+        message = json.dumps({"status": exc.status, "detail": exc.detail}).encode()
+        return _ANSWER.pack(INVALID, 0, 0, len(message)) + message
+    except Exception as exc:  # a bug, not the model's: a 500, the worker stays
+        message = f"parsing the body: {type(exc).__name__}: {exc}".encode()
+        return _ANSWER.pack(FAILED, 0, 0, len(message)) + message
+    return _outputs(held, frame, json.dumps(extras).encode())
 
 
 def _load_reply(models: dict[int, _Model], message: Mapping[str, Any]) -> dict[str, Any]:
@@ -653,11 +706,49 @@ class WorkerPool:
         else:
             data = memoryview(json.dumps(payload).encode())
             header = _REQUEST.pack(COLUMNS, gen, 0, 0, data.nbytes)
+        parts: list[bytes | memoryview] = (
+            [header + bytes(data)] if data.nbytes < 65536 else [header, data]
+        )
+        status, rows, cols, body = await self._request(gen, parts)
+        if status != OK:
+            code = {CANNOT_PREDICT: 422, FAILED: 500}.get(status, 503)
+            raise PredictError(code, bytes(body).decode("utf-8", "replace"))
+        return np.frombuffer(body, dtype=np.float64).reshape(rows, cols)
+
+    async def predict_body(self, gen: int, spec: bytes, body: bytes) -> tuple[Any, dict[str, Any]]:
+        """Outputs for a raw request ``body`` parsed and validated by a worker by ``spec``
+        (JSON: route, schema, max_rows, max_objects), and the answer's extras. Raises
+        :class:`~mlgate.serve.validation.InvalidRequest` (the body refused),
+        :class:`WorkerDied` or :class:`PredictError`."""
+        import numpy as np
+
+        from mlgate.serve.validation import InvalidRequest
+
+        head = _SPEC.pack(len(spec)) + spec
+        header = _REQUEST.pack(BODY, gen, 0, 0, len(head) + len(body))
+        status, rows, cols, answer = await self._request(gen, [header + head, memoryview(body)])
+        if status == INVALID:
+            refusal = json.loads(answer)
+            exc = InvalidRequest(int(refusal["status"]), str(refusal["detail"].get("error")))
+            exc.detail = dict(refusal["detail"])
+            raise exc
+        if status != OK:
+            code = {CANNOT_PREDICT: 422, FAILED: 500}.get(status, 503)
+            raise PredictError(code, bytes(answer).decode("utf-8", "replace"))
+        size = rows * cols * 8
+        outputs = np.frombuffer(answer, dtype=np.float64, count=rows * cols).reshape(rows, cols)
+        extras = json.loads(bytes(answer[size:])) if len(answer) > size else {}
+        return outputs, extras
+
+    async def _request(
+        self, gen: int, parts: Sequence[bytes | memoryview]
+    ) -> tuple[int, int, int, bytearray]:
+        """Send ``parts`` to an idle worker and read its answer frame."""
         conn = await self._acquire()
         loop = asyncio.get_running_loop()
         try:
             answer = await asyncio.wait_for(
-                self._exchange(loop, conn.sock, header, data), self.predict_timeout
+                self._exchange(loop, conn.sock, parts), self.predict_timeout
             )
         except (TimeoutError, ConnectionError, _Closed) as exc:
             self._lost(conn, gen, exc)
@@ -666,11 +757,7 @@ class WorkerPool:
             self._lost(conn, gen, None)
             raise
         self._release(conn)
-        status, rows, cols, body = answer
-        if status != OK:
-            code = {CANNOT_PREDICT: 422, FAILED: 500}.get(status, 503)
-            raise PredictError(code, bytes(body).decode("utf-8", "replace"))
-        return np.frombuffer(body, dtype=np.float64).reshape(rows, cols)
+        return answer
 
     @staticmethod
     def _died_message(exc: BaseException) -> str:
@@ -679,11 +766,13 @@ class WorkerPool:
         return "the inference worker holding this request died"
 
     async def _exchange(
-        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, header: bytes, data: memoryview
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        parts: Sequence[bytes | memoryview],
     ) -> tuple[int, int, int, bytearray]:
-        await loop.sock_sendall(sock, header + bytes(data) if data.nbytes < 65536 else header)
-        if data.nbytes >= 65536:
-            await loop.sock_sendall(sock, data)
+        for part in parts:
+            await loop.sock_sendall(sock, part)
         head = await _read_exact(loop, sock, _ANSWER.size)
         status, rows, cols, size = _ANSWER.unpack(head)
         body = await _read_exact(loop, sock, size) if size else bytearray()
