@@ -266,9 +266,14 @@ def test_lifecycle_no_release_then_bad_candidates_then_sigterm(
     server.wait("requests in flight", lambda: len(results) >= 20)
     main = psutil.Process(server.proc.pid)
     hosts = main.children()
-    # the probe host, forked at start, named apart from the server (which logged its pid)
-    host_title = f"mlgate serve: probe host (server pid {main.pid})"
-    assert [" ".join(h.cmdline()).strip() for h in hosts] == [host_title]
+    # the probe host and the inference workers' host, forked at start, named apart from
+    # the server (which logged its pid)
+    host_titles = {
+        f"mlgate serve: probe host (server pid {main.pid})",
+        f"mlgate serve: worker host (server pid {main.pid})",
+    }
+    assert {" ".join(h.cmdline()).strip() for h in hosts} == host_titles
+    assert len(hosts) == 2
     assert "mlgate" in " ".join(main.cmdline()) and "probe host" not in " ".join(main.cmdline())
     assert f"mlgate serve: pid {main.pid} (`kill -HUP {main.pid}` reconciles now)" in (
         server.log.read_text()
