@@ -7,6 +7,7 @@ says so.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +21,8 @@ from mlgate.gate.result import GateResult
 from mlgate.gate.stats import parse_predictions
 from mlgate.git import WORKTREE, Repo
 from mlgate.metrics.read import RevisionReader, source_name
+
+_PARSING = threading.Lock()
 
 __all__ = [
     "evaluate_revisions",
@@ -69,16 +72,16 @@ def snapshot_of(reader: RevisionReader, policy: Policy) -> Snapshot:
                 f"{exc} (the gate's significance test needs gate.predictions_file)"
             ) from exc
         raw = None
-    predictions = (
-        parse_predictions(
-            raw,
-            reader.source(policy.predictions_file),
-            task=policy.task,
-            columns=policy.columns(),
-        )
-        if raw
-        else None
-    )
+    predictions = None
+    if raw:
+        with _PARSING:  # one file parsed at a time: memory for one parse, not two
+            predictions = parse_predictions(
+                raw,
+                reader.source(policy.predictions_file),
+                task=policy.task,
+                columns=policy.columns(),
+            )
+    del raw
     short = repo.head()[:7] if rev == WORKTREE else rev[:7]
     return Snapshot(
         rev=rev,
@@ -130,6 +133,38 @@ def policy_at(
     return load_policy(Section(data, file=source, where="gate"))
 
 
+def _read_both(
+    repo: Repo,
+    policy: Policy,
+    candidate: tuple[str, str],
+    baseline: tuple[str | None, str | None],
+) -> tuple[Snapshot, Snapshot | None]:
+    """Both snapshots, the baseline's read on a second thread: git inflates its
+    predictions while the candidate's are parsed (:data:`_PARSING` keeps the two parses
+    apart). Each thread has its own object store; the candidate's error is raised first,
+    as when they were read one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(rev: str, label: str) -> Snapshot:
+        store = ObjectStore(repo.root)
+        try:
+            return read_snapshot(repo, rev, policy=policy, label=label, store=store)
+        finally:
+            store.close()
+
+    base_rev, base_label = baseline
+    if base_rev is None or base_label is None:
+        return read(*candidate), None
+    with ThreadPoolExecutor(1) as pool:
+        base = pool.submit(read, base_rev, base_label)
+        try:
+            cand = read(*candidate)
+        except BaseException:
+            base.cancel()
+            raise
+        return cand, base.result()
+
+
 def evaluate_revisions(
     repo: Repo, *, baseline: str | None, candidate: str = WORKTREE, model: str | None = None
 ) -> GateResult:
@@ -160,16 +195,7 @@ def evaluate_revisions(
     else:
         policy_from, data, source, changed = "none", {}, cand_source, False
     policy = load_policy(Section(data, file=source, where="gate"))
-    store = ObjectStore(repo.root)
-    try:
-        cand = read_snapshot(repo, cand_rev, policy=policy, label=candidate, store=store)
-        base = (
-            read_snapshot(repo, base_rev, policy=policy, label=baseline, store=store)
-            if base_rev is not None and baseline is not None
-            else None
-        )
-    finally:
-        store.close()
+    cand, base = _read_both(repo, policy, (cand_rev, candidate), (base_rev, baseline))
     result = evaluate_snapshots(policy, baseline=base, candidate=cand)
     return replace(
         result,
