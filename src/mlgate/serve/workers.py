@@ -524,7 +524,7 @@ class WorkerPool:
         self._loaded_cond = threading.Condition(self._lock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._idle: collections.deque[_Conn] = collections.deque()
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiters: collections.deque[asyncio.Future[_Conn]] = collections.deque()
         self._crashes: dict[int, list[float]] = {}
         self._generation = 0
         self._reader: threading.Thread | None = None
@@ -669,11 +669,13 @@ class WorkerPool:
             self._release(conn)
 
     def _release(self, conn: _Conn) -> None:
+        """``conn`` to the longest-waiting request, else idle. Handed over directly: a request
+        arriving meanwhile cannot take it first (that would send the woken one to the back
+        of the queue, again and again under load: the tail latency of a busy server)."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                self._idle.append(conn)
-                waiter.set_result(None)
+                waiter.set_result(conn)
                 return
         self._idle.append(conn)
 
@@ -683,16 +685,16 @@ class WorkerPool:
                 self._loop = asyncio.get_running_loop()
         if self._arrived:
             self._take_arrived()
-        while not self._idle:
-            waiter = self._loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled() and self._idle:
-                    self._release(self._idle.popleft())  # pass the wake-up on
-                raise
-        return self._idle.popleft()
+        if self._idle:  # then nobody waits: _release serves waiters first
+            return self._idle.popleft()
+        waiter: asyncio.Future[_Conn] = self._loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release(waiter.result())  # handed over, then cancelled: pass it on
+            raise
 
     async def predict(self, gen: int, payload: Any) -> Any:
         """Probabilities for ``payload`` (a float64 matrix, or a dict of columns) from
