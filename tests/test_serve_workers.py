@@ -221,3 +221,35 @@ def test_workers_flag_zero_predicts_in_the_server_process(
     assert "no inference workers" in server.log.read_text()
     assert server.stop() == 0
     assert os.path.exists(server.log)
+
+
+def test_a_free_worker_goes_to_the_longest_waiting_request() -> None:
+    """A request arriving as a worker frees up must not take it before the one woken for it
+    (which would go to the back of the queue: the tail latency of a busy server)."""
+    import asyncio
+    import socket
+
+    from mlgate.serve.workers import WorkerPool, _Conn
+
+    async def scenario() -> None:
+        pool = WorkerPool(1)
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            pool._release(_Conn(0, os.getpid(), ours))
+            held = await pool._acquire()
+            waiting = asyncio.ensure_future(pool._acquire())
+            await asyncio.sleep(0)  # it waits for the one worker
+
+            async def free() -> None:
+                pool._release(held)
+
+            # both ready before the woken request runs again: the release, then a newcomer
+            freed, newcomer = asyncio.ensure_future(free()), asyncio.ensure_future(pool._acquire())
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            assert freed.done() and waiting.done() and waiting.result() is held
+            assert not newcomer.done()
+            pool._release(waiting.result())
+            assert await asyncio.wait_for(newcomer, 5) is held
+
+    asyncio.run(scenario())
