@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,39 @@ def test_command_names_and_typos(tmp_path: Path, env: dict[str, str]) -> None:
     wide = mlgate("diff", "--help", cwd=tmp_path, env={**env, "COLUMNS": "200"}).stdout
     narrow = mlgate("diff", "--help", cwd=tmp_path, env={**env, "COLUMNS": "50"}).stdout
     assert max(map(len, wide.splitlines())) > 80 >= 50 >= max(map(len, narrow.splitlines()))
+
+
+def test_dvcignore_answer_is_cached_by_content(tmp_path: Path, env: dict[str, str]) -> None:
+    """A nested dvc.yaml that .dvcignore excludes stays excluded when the answer comes from
+    the parse cache (no pathspec import), and a changed .dvcignore is a new answer."""
+    from tests.conftest import git
+
+    root = tmp_path / "repo"
+    (root / "sub").mkdir(parents=True)
+    (root / "dvc.yaml").write_text("metrics:\n  - m.json\n")
+    (root / "sub" / "dvc.yaml").write_text("metrics:\n  - s.json\n")
+    (root / "m.json").write_text('{"a": 1}')
+    (root / "sub" / "s.json").write_text('{"b": 1}')
+    (root / ".dvcignore").write_text("/sub/\n")
+    git("init", "-q", "-b", "main", cwd=root, env=env)
+    git("add", "-A", cwd=root, env=env)
+    git("commit", "-q", "-m", "one", cwd=root, env=env)
+    (root / "m.json").write_text('{"a": 2}')
+    (root / "sub" / "s.json").write_text('{"b": 2}')
+    for _ in range(2):  # cold, then warm
+        out = mlgate("diff", "HEAD", "--json", cwd=root, env=env, check=True).stdout
+        assert list(json.loads(out)) == ["m.json"]
+    code = (
+        "import io, sys\n"
+        "from mlgate.cli._main import main\n"
+        "sys.stdout = io.StringIO()\n"
+        "main(['diff', 'HEAD', '--json'])\n"
+        "print('pathspec' in sys.modules, file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert proc.stderr.strip() == "False"
+    (root / ".dvcignore").write_text("# nothing ignored\n")
+    out = mlgate("diff", "HEAD", "--json", cwd=root, env=env, check=True).stdout
+    assert list(json.loads(out)) == ["m.json", "sub/s.json"]

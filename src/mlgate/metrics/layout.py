@@ -121,9 +121,14 @@ def find_dvc_files(paths: Iterable[str], ignore: Mapping[str, bytes] | None = No
     found = sorted(p for p in paths if posixpath.basename(p) == DVC_YAML)
     subrepos = {dirname(dirname(p)) for p in paths if p.endswith("/.dvc/config")}
     found = [p for p in found if not any(p.startswith(s + "/") for s in subrepos if s)]
-    if ignore and any("/" in p for p in found):
-        found = [p for p in found if "/" not in p or not _ignored(p, ignore)]
-    return found
+    return drop_ignored(found, ignore) if ignore else found
+
+
+def drop_ignored(found: Sequence[str], ignore: Mapping[str, bytes]) -> list[str]:
+    """``found`` (``dvc.yaml`` paths) without the nested ones a ``.dvcignore`` excludes."""
+    if not any("/" in p for p in found):
+        return list(found)
+    return [p for p in found if "/" not in p or not _ignored(p, ignore)]
 
 
 def _ignored(path: str, ignore: Mapping[str, bytes]) -> bool:

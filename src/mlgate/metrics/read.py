@@ -36,6 +36,7 @@ from mlgate.metrics.layout import (
     Layout,
     LockedOut,
     dirname,
+    drop_ignored,
     find_dvc_files,
     is_templated,
     join,
@@ -319,7 +320,14 @@ class RevisionReader:
         self._fetch_blobs(wanted)
         if self._ignores:
             ignore = {p: self._blobs.get(p) or b"" for p in self._ignores}
-            self._dvc_yamls = find_dvc_files(self._files, ignore)
+            found = self._dvc_yamls
+            # pathspec's import and patterns cost ~20 ms: the answer is cached by content
+            key = json.dumps(
+                [found, {p: t.decode(errors="surrogateescape") for p, t in ignore.items()}]
+            ).encode()
+            self._dvc_yamls = list(
+                self._parsed("dvcignore", key, lambda _: drop_ignored(found, ignore))
+            )
 
     def _fetch_blobs(self, paths: Iterable[str]) -> None:
         todo = [p for p in dict.fromkeys(paths) if p not in self._blobs]
