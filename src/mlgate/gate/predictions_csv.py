@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -367,7 +368,56 @@ def _duplicate(ids: Any, source: str) -> str:
     )
 
 
+def _decimal_increasing(ids: Any) -> bool | None:
+    """Whether ids written as plain decimal integers (digits only, no leading zero, 1 to 8
+    digits) strictly increase; None when they are not all written so. Straight from the
+    string buffers, without pyarrow's compute module: such ids increase exactly when their
+    lengths never decrease and, within each run of one length, the digits read as a
+    big-endian number (zero-padded to 8 bytes) increase."""
+    import pyarrow as pa
+
+    if ids.num_chunks != 1 or len(ids) == 0 or ids.type != pa.string():
+        return None
+    array = ids.chunk(0)
+    n = len(array)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + n + 1]
+    lengths = np.diff(offsets)
+    if int(lengths.min()) < 1 or int(lengths.max()) > 8:
+        return None
+    chars = np.frombuffer(array.buffers()[2], dtype=np.uint8)
+    if bool(((chars[offsets[:-1]] == ord("0")) & (lengths > 1)).any()):
+        return None  # a leading zero: not the usual form (the cast decides)
+    if bool((lengths[1:] < lengths[:-1]).any()):
+        return None if not _all_digits(chars[offsets[0] : offsets[-1]]) else False
+    runs = np.concatenate(([0], np.flatnonzero(np.diff(lengths)) + 1, [n]))
+    step = 1 << 20
+    for lo, hi in itertools.pairwise(runs):
+        width, last = int(lengths[lo]), -1
+        for start in range(int(lo), int(hi), step):
+            stop = min(int(hi), start + step)
+            digits = chars[offsets[start] : offsets[stop]]
+            if not _all_digits(digits):
+                return None
+            padded = np.zeros((stop - start, 8), dtype=np.uint8)
+            padded[:, 8 - width :] = digits.reshape(stop - start, width)
+            values = padded.view(">u8").ravel()
+            if int(values[0]) <= last or not bool((values[1:] > values[:-1]).all()):
+                return False
+            last = int(values[-1])
+    return True
+
+
+def _all_digits(chars: Any) -> bool:
+    return bool(((chars - np.uint8(ord("0"))) < 10).all())
+
+
 def _unique(ids: Any) -> bool:
+    """Whether no ``row_id`` repeats: plain decimal ids that increase (the usual
+    ``0..n-1``) without pyarrow's compute module, other integers that increase by a cast,
+    anything else by hashing."""
+    fast = _decimal_increasing(ids)
+    if fast:
+        return True
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -389,7 +439,9 @@ def _unique(ids: Any) -> bool:
             last = v[-1]
         return True
 
-    return increasing() or bool(len(pc.unique(ids)) == len(ids))
+    if fast is None and increasing():
+        return True
+    return bool(len(pc.unique(ids)) == len(ids))
 
 
 def _valid(array: Any) -> Any:

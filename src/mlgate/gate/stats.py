@@ -164,7 +164,6 @@ def _align_arrow(
     """:func:`align` for ``row_id`` columns read by pyarrow (no numpy string copies)."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     def ids(p: Predictions) -> Any:
         if isinstance(p.row_id, pa.ChunkedArray):
@@ -174,6 +173,7 @@ def _align_arrow(
     ra, rb = ids(a), ids(b)
     if not sort and ra.equals(rb):
         return a, b
+    import pyarrow.compute as pc  # only to sort (importing it costs about 0.1 s)
 
     def order(ids: Any) -> Any:
         idx = pc.sort_indices(ids)  # stable, bytewise: numpy's order of the same strings
