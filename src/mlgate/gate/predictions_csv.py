@@ -195,9 +195,9 @@ class _Ids:
     over-allocated buffers too, and the freed columns between them could not go back to
     the system (10M rows: 350 MB held after the parse instead of 210 MB)."""
 
-    def __init__(self, size: int, rows: int) -> None:
+    def __init__(self, size: int, rows: int, *, wide: bool | None = None) -> None:
         self.data = np.empty(size, dtype=np.uint8)
-        wide = size >= 1 << 31
+        wide = size >= 1 << 31 if wide is None else wide  # large_string past 2 GiB of ids
         self.offsets = np.empty(rows + 1, dtype=np.int64 if wide else np.int32)
         self.offsets[0] = 0
         self.rows = self.end = 0
