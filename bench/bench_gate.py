@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -67,13 +68,13 @@ def _task_predictions(task: str, rows: int, seed: int, noise: float) -> str:
         np.savetxt(out, np.c_[np.arange(rows), y, p], fmt=["%d", "%.4f", "%.4f"], delimiter=",")
         return "row_id,y_true,y_pred\n" + out.getvalue()
     k = 10
-    y = np.random.default_rng(99).integers(0, k, rows)
-    logits = 1.5 * np.eye(k)[y] + np.random.default_rng(98).normal(size=(rows, k))
+    labels = np.random.default_rng(99).integers(0, k, rows)
+    logits = 1.5 * np.eye(k)[labels] + np.random.default_rng(98).normal(size=(rows, k))
     logits += noise * rng.normal(size=(rows, k))
     s = np.exp(logits)
     s /= s.sum(axis=1, keepdims=True)
     out = io.StringIO()
-    table = np.c_[np.arange(rows), y, s.argmax(axis=1), s]
+    table = np.c_[np.arange(rows), labels, s.argmax(axis=1), s]
     np.savetxt(out, table, fmt=["%d", "%d", "%d"] + ["%.4f"] * k, delimiter=",")
     head = "row_id,y_true,y_pred," + ",".join(f"score_{c}" for c in range(k))
     return head + "\n" + out.getvalue()
@@ -101,7 +102,9 @@ def _task_policy(repo: Path, task: str) -> None:
     from mlgate.gate.stats import metric_of, parse_predictions
 
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    rules = [{"metric": m, "max_regression": 0.0, "significance": 0.05} for m in TASK_RULES[task]]
+    rules: list[dict[str, Any]] = [
+        {"metric": m, "max_regression": 0.0, "significance": 0.05} for m in TASK_RULES[task]
+    ]
     for rule in rules:
         if rule["metric"] == "top_k_accuracy":
             rule["k"] = 3
@@ -201,8 +204,8 @@ def main() -> None:
             # peak RSS counts the parent's pages it starts with (10M rows of text: 1.6 GiB)
             prep = [sys.executable, __file__, "--rows", str(args.rows), "--prepare"]
             prep += [str(keep or tmp), "--task", args.task]
-            out = subprocess.run(prep, env=env, check=True, capture_output=True, text=True)
-            repo = Path(out.stdout.strip())
+            made = subprocess.run(prep, env=env, check=True, capture_output=True, text=True)
+            repo = Path(made.stdout.strip())
         cmd = [str(BIN / "mlgate"), "gate", "HEAD", "--json"]
         walls, cpus, peaks, out = [], [], [], ""
         load = os.getloadavg()[0]
