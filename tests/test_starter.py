@@ -12,23 +12,23 @@ from mlgate.project import LIBRARY_PREFIX
 from mlgate.scaffold import workflow_templates
 from mlgate.starter import FIRST_COMMIT, new_dvc_yaml, new_project
 from mlgate.survey import MLGATE_FROM_GIT
-from tests.conftest import ROOT, git, mlgate, run
-from tests.test_workflows_static import _actionlint, _tool
-from tests.test_workflows_static import (
+from tests.ci.test_workflows_static import _actionlint, _tool
+from tests.ci.test_workflows_static import (
     test_checkouts_drop_credentials_except_in_the_pushing_job as drops_credentials,
 )
-from tests.test_workflows_static import test_every_job_has_a_timeout as has_timeouts
-from tests.test_workflows_static import (
+from tests.ci.test_workflows_static import test_every_job_has_a_timeout as has_timeouts
+from tests.ci.test_workflows_static import (
     test_jobs_that_read_history_check_out_all_of_it as full_history,
 )
-from tests.test_workflows_static import test_least_privilege_permissions as least_privilege
-from tests.test_workflows_static import test_no_expressions_inside_run_scripts as no_expressions
-from tests.test_workflows_static import (
+from tests.ci.test_workflows_static import test_least_privilege_permissions as least_privilege
+from tests.ci.test_workflows_static import test_no_expressions_inside_run_scripts as no_expressions
+from tests.ci.test_workflows_static import (
     test_secrets_only_in_jobs_with_an_environment as secrets_in_environments,
 )
-from tests.test_workflows_static import (
+from tests.ci.test_workflows_static import (
     test_third_party_actions_are_pinned_with_a_version_comment as pinned,
 )
+from tests.conftest import ROOT, git, mlgate, run
 
 
 def test_dvc_yaml_depends_on_requirements_not_on_mlgates_sources() -> None:

@@ -47,7 +47,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.tree._classes.DecisionTreeClassifier",
     "sklearn.tree._classes.DecisionTreeRegressor",
     # regression (data.task: regression): fitted arrays and the same kinds of loss objects
-    # as the classifiers' (no callables in their state); tests/test_ml_model_allow_list.py
+    # as the classifiers' (no callables in their state); tests/ml/test_ml_model_allow_list.py
     "sklearn.linear_model._ridge.Ridge",
     "sklearn.ensemble._forest.RandomForestRegressor",
     "sklearn.ensemble._gb.GradientBoostingRegressor",

@@ -2,7 +2,7 @@
 ``row_id`` check (against the training data and between new batches).
 
 Real git + DVC projects with a bare origin and a DVC remote, ``mlgate`` as a subprocess; the
-helpers are those of tests/test_ct_e2e.py.
+helpers are those of tests/ct/test_ct_e2e.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import yaml
 from mlgate.ct.scoring import held_out_rows
 from mlgate.ml.dataset import DataParams
 from tests.conftest import git, mlgate, run
-from tests.test_ct_e2e import _batch, _ct, _setup
+from tests.ct.test_ct_e2e import _batch, _ct, _setup
 
 pytestmark = pytest.mark.slow
 

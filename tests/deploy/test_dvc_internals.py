@@ -18,7 +18,7 @@ def _params(func: object) -> list[str]:
 
 def test_dvc_is_the_major_version_pyproject_pins() -> None:
     assert int(dvc.__version__.split(".")[0]) == 3
-    text = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    text = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert '"dvc>=3.50,<4"' in text
 
 

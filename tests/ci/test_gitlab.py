@@ -382,7 +382,7 @@ def test_ct_opens_a_merge_request(
     reproduced_project: Path, tmp_path: Path, env: dict[str, str], gitlab_stub: GitLabStub
 ) -> None:
     """`mlgate ct` in GitLab CI (GITLAB_CI=true): the passing candidate's merge request."""
-    from tests.test_ct_e2e import _batch, _ct, _setup
+    from tests.ct.test_ct_e2e import _batch, _ct, _setup
 
     proj = reproduced_project
     _setup(proj, tmp_path, env)

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, mlgate, run
+from tests.deploy.test_release_e2e import POINTER, _new_version, _pointer, _setup
 from tests.s3_support import Credentials, CuttingProxy, S3Server
-from tests.test_release_e2e import POINTER, _new_version, _pointer, _setup
 
 pytestmark = pytest.mark.slow
 

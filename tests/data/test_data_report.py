@@ -86,7 +86,7 @@ def test_escape() -> None:
 def test_committed_metrics_render() -> None:
     from mlgate.data.result import read_validation
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     metrics = json.loads((root / "metrics/validation.json").read_text())
     # the DVC metric holds the headline only: `dvc metrics show` prints no per-column table
     assert set(metrics) == {"schema_version", "source", "rows", "violations", "warnings", "drift"}

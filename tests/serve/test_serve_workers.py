@@ -39,7 +39,7 @@ pytestmark = [
     pytest.mark.serial,  # several servers, workers and client threads: timing-sensitive
 ]
 
-TESTS_ROOT = str(Path(__file__).resolve().parents[1])
+TESTS_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 @pytest.fixture

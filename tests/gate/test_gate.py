@@ -92,7 +92,7 @@ def test_policy_defaults_and_inferred_direction() -> None:
 def test_default_params_policy_loads() -> None:
     from mlgate.config import load_params
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     p = load_policy(load_params(root / "params.yaml").section("gate"))
     assert {r.metric for r in p.rules} >= {"roc_auc", "log_loss"} and p.slices
 
@@ -535,7 +535,7 @@ def test_shallow_clone_says_fetch_depth(tmp_path: Path, env: dict[str, str]) -> 
 def test_readme_policy_example_loads() -> None:
     import yaml
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     block = readme.split("### The policy", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     p = load_policy(Section(yaml.safe_load(block)["gate"], file="README.md", where="gate"))
     assert [r.metric for r in p.rules] == ["roc_auc", "log_loss", "accuracy"] and p.slices

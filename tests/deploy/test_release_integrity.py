@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, mlgate
-from tests.test_release_e2e import POINTER, _new_version, _pointer, _remote_object, _setup
+from tests.deploy.test_release_e2e import POINTER, _new_version, _pointer, _remote_object, _setup
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "kubernetes"
 #: the oldest Kubernetes release the manifests are checked against (and the newest below)
 VERSIONS = ("1.29.0", "latest")

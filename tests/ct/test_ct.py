@@ -76,7 +76,7 @@ def test_the_reference_project_gives_ct_its_own_keys() -> None:
     from mlgate.ct.cycle import Config
     from mlgate.git import Repo
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     params = yaml.safe_load((root / "params.yaml").read_text())
     ct, data = params["ct"], params["data"]
     assert (ct["label"], ct["id_column"], ct["reference"]) == (
@@ -198,7 +198,7 @@ def test_versions_branches_and_the_rollback_rule() -> None:
 def test_demo_params_and_batches() -> None:
     from mlgate.demo.sandbox import DRIFT_COLUMNS, _demo_params, cut_batches, split_reference
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     text = _demo_params((root / "params.yaml").read_text())
     params = Section.root(__import__("yaml").safe_load(text), file="p")
     assert params.section("ct").string("mode") == "release"

@@ -127,7 +127,7 @@ def test_ovr_with_an_absent_class_is_undefined() -> None:
 
 
 def test_large_multiclass_gate_uses_histograms() -> None:
-    """3000 rows x 1000 resamples: beyond the direct method (tests/test_gate_tasks.py holds
+    """3000 rows x 1000 resamples: beyond the direct method (tests/gate/test_gate_tasks.py holds
     the large-set methods to it); the interval holds scikit-learn's change."""
     a = parse_predictions(multiclass(3000, noise=1.0, seed=1), "a.csv")
     b = parse_predictions(multiclass(3000, noise=1.4, seed=2), "b.csv")

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from tests.conftest import BIN
+from tests.serve.test_serve_source import _deploy, _store, work  # noqa: F401 (work: a fixture)
 from tests.serve_support import example_row, free_port, model_bytes
-from tests.test_serve_source import _deploy, _store, work  # noqa: F401 (work: a fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 

@@ -66,7 +66,7 @@ def _summary(delta: Any, direction: str, confidence: float = 0.95) -> tuple[floa
 def test_scaled_methods_agree_with_the_row_bootstrap(
     n: int, noise: float, round_to: int | None
 ) -> None:
-    """fastboot is the row bootstrap itself (tests/test_gate_fastboot.py checks it draw by
+    """fastboot is the row bootstrap itself (tests/gate/test_gate_fastboot.py checks it draw by
     draw against scoring on materialised resamples); the candidate is only slightly noisier,
     so the p-values are not all 1/(B+1)."""
     a, b = _pair(n, seed=n, noise=noise, round_to=round_to)

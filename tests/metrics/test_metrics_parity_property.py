@@ -10,7 +10,7 @@ or nothing). Two revisions are built with real DVC (``dvc repro`` for the stages
 
 Each example runs DVC five times (about 5 s), so the number of examples is small and
 shrinking is off: a failure prints the whole example, and the layout tests in
-tests/test_metrics_layouts.py name the cases one by one.
+tests/metrics/test_metrics_layouts.py name the cases one by one.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def test_infer_refuses_empty_data(tmp_path: Path) -> None:
 
 
 def test_committed_schema_and_profile_accept_the_reference_data() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     schema, profile = load_inputs(
         str(root / "data/schema.yaml"), str(root / "data/reference_profile.json")
     )

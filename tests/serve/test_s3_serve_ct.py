@@ -1,7 +1,7 @@
 """`mlgate serve` following a repository whose DVC remote is an S3-protocol server, and
 `mlgate ct` on such a remote (issue 15 §5), as subprocesses; the server is moto's on
 127.0.0.1 with signatures checked (tests/s3_support.py), credentials only in the
-environment (tests/test_s3_remote.py covers release, rollback, status, pull-model and the
+environment (tests/deploy/test_s3_remote.py covers release, rollback, status, pull-model and the
 faults)."""
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from tests.conftest import BIN, git, mlgate
+from tests.deploy.test_release_e2e import _new_version
+from tests.deploy.test_s3_remote import _s3_project
 from tests.s3_support import Credentials, S3Server
 from tests.serve_support import example_row, free_port
-from tests.test_release_e2e import _new_version
-from tests.test_s3_remote import _s3_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
@@ -117,8 +117,8 @@ def test_ct_cycle_on_s3(
     line (exit 2) that does not show it, and nothing is pushed."""
     import yaml
 
+    from tests.ct.test_ct_e2e import POLICY, _batch
     from tests.github_stub import GitHubStub
-    from tests.test_ct_e2e import POLICY, _batch
 
     server, creds = s3
     proj = reproduced_project
