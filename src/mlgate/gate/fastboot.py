@@ -20,6 +20,7 @@ Only numpy.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -110,6 +111,25 @@ def is_binary(*arrays: Array) -> bool:
     return all(bool(np.isin(a, (0.0, 1.0)).all()) for a in arrays)
 
 
+def resample_counts(
+    rng: np.random.Generator, n: int, samples: int, chunk_cells: int
+) -> Iterator[NDArray[np.int64]]:
+    """Bootstrap resamples of ``n`` rows as row counts, ``max(1, chunk_cells // n)`` at a time.
+
+    Each yielded block is ``resamples x n``: how often each row is drawn. The draws are
+    ``rng.integers(0, n)`` per resample row, in order, so every caller with the same seed sees
+    the same resamples (the direct computation and its fast paths agree draw by draw).
+    """
+    chunk = max(1, chunk_cells // n)
+    for start in range(0, samples, chunk):
+        rows = min(chunk, samples - start)
+        idx = rng.integers(0, n, size=(rows, n))
+        idx += np.arange(rows)[:, None] * n
+        counts = np.bincount(idx.ravel(), minlength=rows * n).reshape(rows, n)
+        del idx
+        yield counts
+
+
 def paired_deltas(
     baseline: tuple[Array, Array, Array],
     candidate: tuple[Array, Array, Array],
@@ -131,14 +151,8 @@ def paired_deltas(
     models = [_Model(*baseline), _Model(*candidate)]
     terms = np.concatenate([m.terms for m in models], axis=1)  # n x 10
     rng = np.random.default_rng(seed)
-    chunk = max(1, chunk_cells // n)
     parts: dict[str, list[Any]] = {name: [] for name in names}
-    for start in range(0, samples, chunk):
-        rows = min(chunk, samples - start)
-        idx = rng.integers(0, n, size=(rows, n))
-        idx += np.arange(rows)[:, None] * n
-        counts = np.bincount(idx.ravel(), minlength=rows * n).reshape(rows, n)
-        del idx
+    for counts in resample_counts(rng, n, samples, chunk_cells):
         sums = counts.astype(float) @ terms
         a = models[0].metrics(counts, sums[:, :5], n, wanted)
         b = models[1].metrics(counts, sums[:, 5:], n, wanted)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from mlgate.gate.fastboot import resample_counts
+
 if TYPE_CHECKING:
     from mlgate.gate.stats import Predictions
     from mlgate.gate.tasks import Metric
@@ -224,14 +226,8 @@ def direct_deltas(
     weights = base_weights(a), base_weights(b)
     sides = Side(a), Side(b)
     rng = np.random.default_rng(seed)
-    chunk = max(1, chunk_cells // n)
     parts: dict[str, list[Array]] = {m.name: [] for m in metrics}
-    for start in range(0, samples, chunk):
-        rows = min(chunk, samples - start)
-        idx = rng.integers(0, n, size=(rows, n))
-        idx += np.arange(rows)[:, None] * n
-        counts = np.bincount(idx.ravel(), minlength=rows * n).reshape(rows, n)
-        del idx
+    for counts in resample_counts(rng, n, samples, chunk_cells):
         wa, wb = (counts * w[None, :] for w in weights)
         for m in metrics:
             parts[m.name].append(sides[1].values(m, wb) - sides[0].values(m, wa))

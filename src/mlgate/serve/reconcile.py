@@ -498,17 +498,8 @@ class Reconciler:
         )
         if not loaded.ok:
             raise Rejected(loaded.reason or Reason.LOAD_ERROR, f"workers: {loaded.message}")
-        return Served(
-            version=pointer.version,
-            commit=pointer.commit,
-            sha256=pointer.model.sha256,
-            loaded_at=self.clock(),
-            model=None,
-            schema=schema,
-            classes=result.classes,
-            takes_array=schema.numeric,  # a worker turns the matrix into a frame if need be
-            generation=generation,
-        )
+        # a worker turns the matrix into a frame if need be
+        return self._served(pointer, None, schema, result, schema.numeric, generation)
 
     def _load_here(
         self,
@@ -531,6 +522,18 @@ class Reconciler:
             )
         except MlgateError as exc:
             raise Rejected(load_error_reason(exc), str(exc)) from exc
+        takes_array = schema.numeric and array_ready(model, schema.names)
+        return self._served(pointer, model, schema, result, takes_array, None)
+
+    def _served(
+        self,
+        pointer: Pointer,
+        model: Any,
+        schema: RequestSchema,
+        result: ProbeResult,
+        takes_array: bool,
+        generation: int | None,
+    ) -> Served:
         return Served(
             version=pointer.version,
             commit=pointer.commit,
@@ -539,7 +542,8 @@ class Reconciler:
             model=model,
             schema=schema,
             classes=result.classes,
-            takes_array=schema.numeric and array_ready(model, schema.names),
+            takes_array=takes_array,
+            generation=generation,
         )
 
 
