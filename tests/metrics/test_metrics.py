@@ -137,7 +137,7 @@ def test_infer_direction() -> None:
     assert infer_direction("roc_auc") == "higher"
     assert infer_direction("log_loss.high") == "lower"  # a bound is named after its metric
     assert infer_direction("accuracy.low") == "higher"
-    for name in ("rmse", "val_mae", "test.mse", "mape", "brier-score", "rmse.high"):
+    for name in ("rmse", "val_mae", "test.mse", "mape", "brier-score", "rmse.high", "median_ae"):
         assert infer_direction(name) == "lower", name
     for name in ("r2", "gamma", "max_depth", "precision"):  # no error word inside a word
         assert infer_direction(name) == "higher", name

@@ -18,7 +18,7 @@ LOWER_WORDS = ("loss", "error")
 #: Whole words (parts of a name split at ``_``, ``-``, ``.``) that are lower-is-better.
 LOWER_TOKENS = frozenset(
     {"mse", "rmse", "msle", "rmsle", "mae", "mape", "smape", "brier", "perplexity", "wer",
-     "cer", "fpr", "fnr", "eer", "latency", "ece"}
+     "cer", "fpr", "fnr", "eer", "latency", "ece", "ae", "medae", "mdae", "mase"}
 )  # fmt: skip
 
 
