@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,18 +75,27 @@ class S3Server:
         )
 
     def enable_auth(self) -> Credentials:
-        """Create a user allowed ``s3:*``, then make the server check every signature."""
+        """Create a user allowed ``s3:*``, then make the server check every signature.
+
+        moto's state (users, buckets, the authentication switch) is per process, and a test
+        process may start several servers one after another: authentication is turned off
+        first (an earlier server in this process turned it on) and every call gets a user of
+        its own.
+        """
+        reset = f"{self.url}/moto-api/reset-auth"
+        httpx.post(reset, content=b"inf", timeout=10).raise_for_status()
+        user = f"mlgate-ci-{uuid.uuid4().hex[:12]}"
         iam = self.client(service="iam")
-        iam.create_user(UserName="mlgate-ci")
+        iam.create_user(UserName=user)
         policy = {
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
         }
         iam.put_user_policy(
-            UserName="mlgate-ci", PolicyName="dvc-remote", PolicyDocument=json.dumps(policy)
+            UserName=user, PolicyName="dvc-remote", PolicyDocument=json.dumps(policy)
         )
-        key = iam.create_access_key(UserName="mlgate-ci")["AccessKey"]
-        httpx.post(f"{self.url}/moto-api/reset-auth", content=b"0", timeout=10).raise_for_status()
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        httpx.post(reset, content=b"0", timeout=10).raise_for_status()
         return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
 
 
